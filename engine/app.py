@@ -1,0 +1,272 @@
+"""The Starlette application: pages for the three surfaces, the join flow, the WebSocket."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import secrets
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+from urllib.parse import parse_qs
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
+from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from .activity import N_, Rejection
+from .auth import COOKIE_NAMES, LANG_COOKIE, Identity, RoleName, normalise_join_code, same_secret
+from .hub import Connection, encode
+from .kits import LANGUAGES
+from .plugins import plugin_names
+from .render import DISPLAYS_DIR, activity_dir
+from .service import Service
+from .text import clean_text
+
+MAX_FORM_BYTES = 4096
+COOKIE_MAX_AGE = 60 * 60 * 24 * 14  # a workshop, its follow-up days, and a margin
+
+
+class SecurityHeaders:
+    """Headers every HTTP response carries; HTML pages add their own nonce-based CSP."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                names = {name.lower() for name, _ in headers}
+                for name, value in _BASE_HEADERS:
+                    if name not in names:
+                        headers.append((name, value))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+_BASE_HEADERS = [
+    (b"referrer-policy", b"no-referrer"),
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'"),
+]
+
+
+class Pages:
+    """Route handlers; each reads who is asking from a signed cookie, never from the URL."""
+
+    def __init__(self, service: Service, origins: frozenset[str]) -> None:
+        self.service = service
+        self.origins = origins
+
+    # -- helpers -------------------------------------------------------------------------
+    def lang_for(self, request: Request | WebSocket) -> str:
+        requested = request.cookies.get(LANG_COOKIE)
+        return requested if requested in LANGUAGES else self.service.kit.language
+
+    def identity(self, request: Request | WebSocket, role: RoleName) -> Identity | None:
+        identity = self.service.signer.read(role, request.cookies.get(COOKIE_NAMES[role]))
+        if identity and role == "participant":
+            if identity.participant_id not in self.service.workshop.participants:
+                return None
+        return identity
+
+    def page(self, request: Request, template: str, context: dict[str, Any],
+             status: int = 200) -> HTMLResponse:
+        nonce = secrets.token_urlsafe(16)
+        lang = context.get("lang") or self.lang_for(request)
+        base = {"nonce": nonce, "lang": lang, "kit": self.service.kit,
+                "workshop": self.service.workshop, "languages": LANGUAGES}
+        html = self.service.renderer.render(lang, template, base | context)
+        response = HTMLResponse(html, status_code=status)
+        response.headers["content-security-policy"] = (
+            f"default-src 'none'; script-src 'self' 'nonce-{nonce}'; style-src 'self'; "
+            "img-src 'self' data:; connect-src 'self'; form-action 'self'; base-uri 'none'; "
+            "frame-ancestors 'none'"
+        )
+        response.headers["cache-control"] = "no-store"
+        return response
+
+    def surface(self, request: Request, audience: str, identity: Identity) -> HTMLResponse:
+        lang = self.lang_for(request)
+        views = self.service.views
+        regions = views.shared(audience, lang)
+        if identity.participant_id:
+            regions |= views.personal(identity.participant_id, lang)
+        return self.page(request, f"{audience}.html",
+                         {"regions": regions, "audience": audience, "lang": lang})
+
+    def refuse(self, request: Request, message: str, status: int = 403) -> HTMLResponse:
+        lang = self.lang_for(request)
+        text = self.service.renderer.gettext(lang, message)
+        return self.page(request, "error.html", {"message": text}, status=status)
+
+    # -- the facilitator and the screen ----------------------------------------------------
+    async def facilitator_login(self, request: Request) -> Response:
+        given = request.path_params["secret"]
+        if not same_secret(given, self.service.secrets.facilitator_secret):
+            return self.refuse(request, N_("This facilitator link is not valid."), 404)
+        return self._login_redirect("/facilitator", "facilitator")
+
+    async def screen_login(self, request: Request) -> Response:
+        if not same_secret(request.path_params["token"], self.service.secrets.screen_token):
+            return self.refuse(request, N_("This screen link is not valid."), 404)
+        return self._login_redirect("/screen", "screen")
+
+    def _login_redirect(self, target: str, role: RoleName) -> Response:
+        # Swap the link for a cookie and leave the secret out of the address bar and history.
+        response = RedirectResponse(target, status_code=303)
+        self._set_cookie(response, role, self.service.signer.sign(role))
+        return response
+
+    async def facilitator(self, request: Request) -> Response:
+        identity = self.identity(request, "facilitator")
+        if identity is None:
+            return self.refuse(request, N_("Open the facilitator link printed by the server."))
+        return self.surface(request, "facilitator", identity)
+
+    async def screen(self, request: Request) -> Response:
+        identity = self.identity(request, "screen") or self.identity(request, "facilitator")
+        if identity is None:
+            return self.refuse(request, N_("Open the screen link printed by the server."))
+        return self.surface(request, "screen", Identity(identity.workshop_id, "screen"))
+
+    # -- participants ------------------------------------------------------------------
+    async def home(self, request: Request) -> Response:
+        return self.page(request, "home.html", {})
+
+    async def join_by_form(self, request: Request) -> Response:
+        code = normalise_join_code(request.query_params.get("code", ""))
+        return RedirectResponse(f"/j/{code}" if code else "/", status_code=303)
+
+    async def join_page(self, request: Request) -> Response:
+        if not self._code_ok(request):
+            return self.refuse(request, N_("Unknown join code. Check the code on the screen."),
+                               404)
+        if self.identity(request, "participant"):
+            return RedirectResponse("/p", status_code=303)
+        return self.page(request, "join.html", {"code": self.service.secrets.join_code,
+                                                "error": None, "name": ""})
+
+    async def join_submit(self, request: Request) -> Response:
+        if not self._code_ok(request):
+            return self.refuse(request, N_("Unknown join code. Check the code on the screen."),
+                               404)
+        existing = self.identity(request, "participant")
+        if existing:
+            return RedirectResponse("/p", status_code=303)
+        form = await _read_form(request)
+        lang = self.lang_for(request)
+        try:
+            name = clean_text(form.get("name"), field="name", max_graphemes=40, required=False)
+        except Rejection as rejection:
+            error = self.service.renderer.gettext(lang, rejection.message, rejection.params)
+            return self.page(request, "join.html", {"code": self.service.secrets.join_code,
+                                                    "error": error, "name": form.get("name", "")},
+                             status=400)
+        participant_id = self.service.join(name, lang)
+        response = RedirectResponse("/p", status_code=303)
+        self._set_cookie(response, "participant",
+                         self.service.signer.sign("participant", participant_id))
+        return response
+
+    async def participant(self, request: Request) -> Response:
+        identity = self.identity(request, "participant")
+        if identity is None:
+            return RedirectResponse(f"/j/{self.service.secrets.join_code}", status_code=303)
+        return self.surface(request, "participant", identity)
+
+    async def set_language(self, request: Request) -> Response:
+        lang = request.path_params["lang"]
+        back = request.query_params.get("next", "/p")
+        if not back.startswith("/") or back.startswith("//"):
+            back = "/p"
+        response = RedirectResponse(back, status_code=303)
+        if lang in LANGUAGES:
+            response.set_cookie(LANG_COOKIE, lang, max_age=COOKIE_MAX_AGE, httponly=True,
+                                samesite="lax")
+        return response
+
+    def _code_ok(self, request: Request) -> bool:
+        code = normalise_join_code(request.path_params["code"])
+        return same_secret(code, self.service.secrets.join_code)
+
+    def _set_cookie(self, response: Response, role: RoleName, value: str) -> None:
+        response.set_cookie(COOKIE_NAMES[role], value, max_age=COOKIE_MAX_AGE, httponly=True,
+                            samesite="lax", path="/")
+
+    # -- small JSON and assets ---------------------------------------------------------
+    async def plugins_json(self, request: Request) -> Response:
+        return JSONResponse(sorted(plugin_names(self.service.pm)))
+
+    async def health(self, request: Request) -> Response:
+        return JSONResponse({"ok": True, "step": self.service.workshop.current_step.step.id})
+
+
+async def _read_form(request: Request) -> dict[str, str]:
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_FORM_BYTES:
+            break
+    fields = parse_qs(body[:MAX_FORM_BYTES].decode("utf-8", "replace"), max_num_fields=10)
+    return {key: values[0] for key, values in fields.items()}
+
+
+def create_app(service: Service, origins: frozenset[str],
+               extra_routes: list[BaseRoute] | None = None) -> Starlette:
+    from .live import LiveEndpoint
+
+    pages = Pages(service, origins)
+    routes: list[BaseRoute] = list(extra_routes or [])
+    for hook_routes in service.pm.hook.register_routes():
+        routes.extend(hook_routes or [])
+    for slug, activity in sorted(_activities(service).items()):
+        static_dir = activity_dir(activity) / "static"
+        if static_dir.is_dir():
+            routes.append(Mount(f"/-/static/{slug}", StaticFiles(directory=static_dir)))
+    routes += [
+        Route("/", pages.home),
+        Route("/j", pages.join_by_form),
+        Route("/j/{code}", pages.join_page, methods=["GET"]),
+        Route("/j/{code}", pages.join_submit, methods=["POST"]),
+        Route("/p", pages.participant),
+        Route("/f/{secret}", pages.facilitator_login),
+        Route("/facilitator", pages.facilitator),
+        Route("/s/{token}", pages.screen_login),
+        Route("/screen", pages.screen),
+        Route("/lang/{lang}", pages.set_language),
+        Route("/-/plugins.json", pages.plugins_json),
+        Route("/-/health", pages.health),
+        WebSocketRoute("/ws", LiveEndpoint(service, origins, pages)),
+        Mount("/-/static", StaticFiles(directory=DISPLAYS_DIR / "static")),
+    ]
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        task = asyncio.create_task(service.run())
+        try:
+            yield
+        finally:
+            task.cancel()
+            service.close()
+
+    app = Starlette(routes=routes, lifespan=lifespan)
+    app.add_middleware(SecurityHeaders)
+    return app
+
+
+def _activities(service: Service) -> dict[str, Any]:
+    return service.activities

@@ -1,0 +1,101 @@
+"""The `palabre` command: serve a workshop, list kits, check a kit."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from .kits import KitError, load_kit
+from .plugins import PluginError, collect_activities, collect_kits, get_plugin_manager
+from .store import StoreError
+
+DEFAULT_KIT = "quick-start"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "command", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args))
+    except (KitError, PluginError, StoreError) as exc:
+        print(f"palabre: {exc}", file=sys.stderr)
+        return 1
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="palabre", description="Run live workshops.")
+    sub = parser.add_subparsers(dest="command")
+    serve = sub.add_parser("serve", help="run a workshop (resumes it if --db exists)")
+    serve.add_argument("kit", nargs="?", default=DEFAULT_KIT,
+                       help="a bundled kit name or a path to a .toml kit (default: quick-start)")
+    serve.add_argument("--db", default="workshop.db", help="SQLite file holding the workshop")
+    serve.add_argument("--host", default="0.0.0.0",
+                       help="address to listen on (default: all, so phones on the Wi-Fi reach it)")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--public-url", default=None,
+                       help="address phones use, e.g. http://192.168.1.20:8000 (default: LAN IP)")
+    serve.set_defaults(func=_serve)
+    kits = sub.add_parser("kits", help="list bundled and installed kits")
+    kits.set_defaults(func=_kits)
+    check = sub.add_parser("check", help="validate a kit")
+    check.add_argument("kit")
+    check.set_defaults(func=_check)
+    return parser
+
+
+def resolve_kit_path(name: str, kit_paths: list[Path]) -> Path:
+    path = Path(name)
+    if path.suffix == ".toml" or path.exists():
+        return path
+    for candidate in kit_paths:
+        if candidate.stem == name:
+            return candidate
+    known = ", ".join(sorted(p.stem for p in kit_paths))
+    raise KitError(f"{name}: no such kit file, and no bundled kit of that name ({known})")
+
+
+def _kit_paths() -> tuple[list[Path], dict]:  # type: ignore[type-arg]
+    pm = get_plugin_manager()
+    activities = collect_activities(pm)
+    return [Path(p) for p in collect_kits(pm)], activities
+
+
+def _kits(args: argparse.Namespace) -> int:
+    paths, activities = _kit_paths()
+    for path in sorted(paths, key=lambda p: p.stem):
+        try:
+            kit = load_kit(path, activities)
+            summary = f"{kit.title} — {len(kit.steps)} steps"
+        except KitError as exc:
+            summary = f"INVALID: {exc}"
+        print(f"{path.stem:24} {summary}\n{'':24} {path}")
+    return 0
+
+
+def _check(args: argparse.Namespace) -> int:
+    paths, activities = _kit_paths()
+    kit = load_kit(resolve_kit_path(args.kit, paths), activities)
+    print(f"{kit.name}: ok — {kit.title!r}, language {kit.language}, {len(kit.steps)} steps")
+    for step in kit.steps:
+        source = f" (from {step.source})" if step.source else ""
+        print(f"  {step.index + 1}. {step.id}: {step.activity.slug}{source} — {step.title}")
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from .server import run_server
+
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    paths, activities = _kit_paths()
+    db = Path(args.db)
+    kit = None if db.exists() else load_kit(resolve_kit_path(args.kit, paths), activities)
+    return run_server(db, kit, activities, args.host, args.port, args.public_url)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

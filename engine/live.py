@@ -1,0 +1,152 @@
+"""The WebSocket endpoint: Origin check before accept, identity from the cookie, and
+per-message authorisation, parsing and rate limiting."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from typing import Any
+
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from .auth import Identity
+from .hub import Connection, encode
+from .service import Service
+
+log = logging.getLogger("palabre.live")
+AUDIENCES = ("facilitator", "screen", "participant")
+MESSAGE_TYPES = ("act", "resync", "ping")
+# Token bucket per socket: a burst of taps is fine, a script flooding is slowed then cut off.
+RATE_PER_SECOND = 20.0
+BURST = 40.0
+STRIKES_BEFORE_CLOSE = 50
+
+
+class RateLimit:
+    def __init__(self) -> None:
+        self.tokens = BURST
+        self.stamp = time.monotonic()
+        self.strikes = 0
+
+    def allow(self) -> bool:
+        now = time.monotonic()
+        self.tokens = min(BURST, self.tokens + (now - self.stamp) * RATE_PER_SECOND)
+        self.stamp = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return True
+        self.strikes += 1
+        return False
+
+
+class LiveEndpoint:
+    def __init__(self, service: Service, origins: frozenset[str],
+                 identify: Any) -> None:
+        self.service = service
+        self.origins = origins
+        self.identify = identify  # (websocket, role) -> Identity | None
+
+    async def __call__(self, websocket: WebSocket) -> None:
+        origin = (websocket.headers.get("origin") or "").lower()
+        if origin not in self.origins:
+            # Closing before accept makes the server answer the handshake with HTTP 403.
+            await websocket.close(code=1008)
+            return
+        identity = self._identity(websocket)
+        if identity is None:
+            await websocket.close(code=1008)
+            return
+        await websocket.accept()
+        lang = self.identify.lang_for(websocket)
+        conn = Connection(websocket, identity.role, lang, identity.participant_id)
+        await self._serve(conn, identity)
+
+    def _identity(self, websocket: WebSocket) -> Identity | None:
+        role = websocket.query_params.get("as", "")
+        if role not in AUDIENCES:
+            return None
+        identity: Identity | None = self.identify.identity(websocket, role)
+        if identity is None and role == "screen":
+            facilitator = self.identify.identity(websocket, "facilitator")
+            if facilitator is not None:
+                identity = Identity(facilitator.workshop_id, "screen")
+        return identity
+
+    async def _serve(self, conn: Connection, identity: Identity) -> None:
+        hub = self.service.hub
+        hub.add(conn)
+        self.service.touch({"facilitator"})
+        hub.send_fresh(conn)
+        sender = asyncio.create_task(conn.run_sender())
+        limit = RateLimit()
+        try:
+            while True:
+                text = await conn.websocket.receive_text()
+                if not limit.allow():
+                    if limit.strikes >= STRIKES_BEFORE_CLOSE:
+                        await conn.websocket.close(code=1008, reason="too many messages")
+                        break
+                    conn.push_reply(_error("slow_down", "Too many messages; slow down."))
+                    continue
+                self._dispatch(conn, identity, text)
+        except (WebSocketDisconnect, RuntimeError):
+            pass
+        finally:
+            hub.remove(conn)
+            sender.cancel()
+            self.service.touch({"facilitator"})
+
+    def _dispatch(self, conn: Connection, identity: Identity, text: str) -> None:
+        message = _parse(text)
+        if message is None:
+            conn.push_reply(_error("bad_message", "Messages must be JSON objects with a type."))
+            return
+        kind = message["type"]
+        if kind == "ping":
+            conn.push_reply(encode({"type": "pong"}))
+        elif kind == "resync":
+            self.service.hub.send_fresh(conn)
+        elif kind == "act":
+            if not _valid_act(message):
+                conn.push_reply(_error("bad_message", "An act needs an id, an action and data."))
+                return
+            self.service.submit(conn, identity, message)
+        else:
+            conn.push_reply(_error("unknown_type", f"Unknown message type {kind!r}."))
+
+
+def _parse(text: str) -> dict[str, Any] | None:
+    try:
+        message = json.loads(text)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(message, dict) or not isinstance(message.get("type"), str):
+        return None
+    return message
+
+
+def _valid_act(message: dict[str, Any]) -> bool:
+    step = message.get("step")
+    return (
+        _short_text(message.get("id"))
+        and _short_text(message.get("action"))
+        and (step is None or _short_text(step))
+        and isinstance(message.get("data", {}), dict)
+    )
+
+
+def _short_text(value: Any) -> bool:
+    # Ids are stored in SQLite: a lone surrogate would pass json.loads and fail the insert.
+    if not isinstance(value, str) or not 0 < len(value) <= 64:
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _error(code: str, message: str) -> str:
+    return encode({"type": "error", "error": {"code": code, "message": message}})

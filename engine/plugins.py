@@ -1,0 +1,103 @@
+"""Plugin manager factory and the activity registry built from it."""
+
+from __future__ import annotations
+
+import importlib
+import os
+from collections.abc import Iterable
+from importlib import metadata
+
+import pluggy
+
+from . import hookspecs
+from .activity import Activity
+
+DEFAULT_PLUGINS: tuple[str, ...] = (
+    "palabre.plugins.ideation",
+    "palabre.plugins.dot_voting",
+    "palabre.facilitator_kits",
+)
+
+ENTRY_POINT_GROUP = "palabre"
+# Comma-separated plugin names to load (built-in module paths or entry-point names);
+# unset means all. Lets a practitioner isolate a faulty plugin.
+LOAD_PLUGINS_ENV = "PALABRE_LOAD_PLUGINS"
+
+
+class PluginError(Exception):
+    """A plugin could not load, or two plugins clash."""
+
+
+def get_plugin_manager(load_entry_points: bool = True) -> pluggy.PluginManager:
+    """A fresh manager per engine: plugins never leak between workshops or tests."""
+    pm = pluggy.PluginManager("palabre")
+    pm.add_hookspecs(hookspecs)
+    allowed = _allowed_plugins()
+    for module_path in DEFAULT_PLUGINS:
+        if allowed is None or module_path in allowed:
+            pm.register(importlib.import_module(module_path), name=module_path)
+    if load_entry_points:
+        _load_entry_points(pm, allowed)
+    return pm
+
+
+def _allowed_plugins() -> set[str] | None:
+    raw = os.environ.get(LOAD_PLUGINS_ENV)
+    if raw is None:
+        return None
+    return {name.strip() for name in raw.split(",") if name.strip()}
+
+
+def _load_entry_points(pm: pluggy.PluginManager, allowed: set[str] | None) -> None:
+    for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
+        if allowed is not None and ep.name not in allowed:
+            continue
+        dist = ep.dist.name if ep.dist else "?"
+        try:
+            plugin = ep.load()
+        except Exception as exc:  # the error must say which distribution to blame
+            raise PluginError(
+                f"Plugin {ep.name!r} from distribution {dist!r} failed to import: {exc!r}"
+            ) from exc
+        if pm.is_registered(plugin):
+            continue
+        pm.register(plugin, name=ep.name)
+
+
+def collect_activities(pm: pluggy.PluginManager) -> dict[str, type[Activity]]:
+    """Every registered activity by slug; a slug claimed twice stops start-up."""
+    by_slug: dict[str, type[Activity]] = {}
+    for impl in pm.hook.register_activities.get_hookimpls():
+        for activity in impl.function() or ():
+            _check_activity(activity, impl.plugin_name)
+            previous = by_slug.get(activity.slug)
+            if previous is not None and previous is not activity:
+                raise PluginError(
+                    f"Two activities claim the slug {activity.slug!r}: "
+                    f"{_qualname(previous)} and {_qualname(activity)} "
+                    f"(plugin {impl.plugin_name!r})"
+                )
+            by_slug[activity.slug] = activity
+    return by_slug
+
+
+def collect_kits(pm: pluggy.PluginManager) -> list[object]:
+    kits: list[object] = []
+    for paths in pm.hook.register_kits():
+        kits.extend(paths or ())
+    return kits
+
+
+def plugin_names(pm: pluggy.PluginManager) -> Iterable[str]:
+    return [name for name, _ in pm.list_name_plugin()]
+
+
+def _check_activity(activity: type[Activity], plugin_name: str) -> None:
+    if not (isinstance(activity, type) and issubclass(activity, Activity)):
+        raise PluginError(f"Plugin {plugin_name!r} registered {activity!r}, not an Activity")
+    if not getattr(activity, "slug", None):
+        raise PluginError(f"Activity {_qualname(activity)} has no slug")
+
+
+def _qualname(cls: type) -> str:
+    return f"{cls.__module__}.{cls.__qualname__}"

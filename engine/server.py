@@ -1,0 +1,78 @@
+"""Running the app under uvicorn with settings fit for a room of phones."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+
+from .activity import Activity
+from .app import create_app
+from .auth import allowed_origins
+from .kits import Kit
+from .network import default_public_url, local_hosts, qr_terminal
+from .plugins import get_plugin_manager
+from .service import Service
+
+
+class RedactSecrets(logging.Filter):
+    """Access logs show paths; the facilitator and screen links must never be written."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(_redact(a) if isinstance(a, str) else a for a in record.args)
+        return True
+
+
+def _redact(text: str) -> str:
+    for prefix in ("/f/", "/s/"):
+        if text.startswith(prefix):
+            return prefix + "…"
+    return text
+
+
+def uvicorn_config(app: Any, host: str, port: int) -> uvicorn.Config:
+    return uvicorn.Config(
+        app, host=host, port=port,
+        ws="websockets-sansio", ws_max_size=65536,
+        ws_ping_interval=15.0, ws_ping_timeout=15.0, ws_per_message_deflate=False,
+        limit_concurrency=5000, timeout_graceful_shutdown=3,
+        proxy_headers=False, server_header=False, log_config=None,
+    )
+
+
+def build_service(db: Path, kit: Kit | None, activities: dict[str, type[Activity]],
+                  host: str, port: int, public_url: str | None) -> tuple[Service, Any]:
+    pm = get_plugin_manager()
+    url = public_url or default_public_url(host, port)
+    service = Service(db, kit, activities, pm, url)
+    origins = allowed_origins(port, local_hosts(host), url)
+    return service, create_app(service, origins)
+
+
+def run_server(db: Path, kit: Kit | None, activities: dict[str, type[Activity]], host: str,
+               port: int, public_url: str | None) -> int:
+    service, app = build_service(db, kit, activities, host, port, public_url)
+    logging.getLogger("uvicorn.access").addFilter(RedactSecrets())
+    _print_welcome(service, db)
+    uvicorn.Server(uvicorn_config(app, host, port)).run()
+    return 0
+
+
+def _print_welcome(service: Service, db: Path) -> None:
+    w = service.workshop
+    out = sys.stdout
+    out.write(f"\nPalabre — {w.kit.title}\n")
+    out.write(f"Workshop file: {db} (step {w.current + 1}/{len(w.steps)}: "
+              f"{w.current_step.step.title})\n\n")
+    out.write(f"Facilitator: {service.facilitator_url()}\n")
+    out.write(f"Screen:      {service.screen_url()}\n")
+    out.write(f"Join:        {service.join_url()}\n")
+    out.write(f"Join code:   {service.secrets.join_code}\n\n")
+    out.write("Keep the facilitator link to yourself: it gives control of the workshop.\n")
+    out.write("Participants scan this QR code (phones on the same Wi-Fi):\n")
+    out.write(qr_terminal(service.join_url()))
+    out.flush()

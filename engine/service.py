@@ -1,0 +1,196 @@
+"""The running service: opens the log, replays it, takes actions, commits them per tick,
+acknowledges after commit, then fans the new views out."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pluggy
+
+from .activity import Activity, Rejection
+from .auth import CookieSigner, Identity, new_facilitator_secret, new_join_code
+from .events import StoredEvent
+from .hub import Connection, Hub, encode
+from .kits import Kit, parse_kit
+from .network import qr_svg
+from .render import Renderer
+from .store import EventStore
+from .views import JoinInfo, Views
+from .workshop import Changes, Workshop
+
+log = logging.getLogger("palabre")
+TICK_SECONDS = 0.01  # group commit window: events arriving within it share one fsync
+
+
+@dataclass
+class Secrets:
+    workshop_id: str
+    facilitator_secret: str
+    screen_token: str
+    join_code: str
+    cookie_key: str
+
+
+@dataclass
+class Tick:
+    events: list[StoredEvent] = field(default_factory=list)
+    replies: list[tuple[Connection, str]] = field(default_factory=list)
+    changes: Changes = field(default_factory=Changes)
+
+
+class Service:
+    def __init__(self, db_path: Path, kit: Kit | None, activities: dict[str, type[Activity]],
+                 pm: pluggy.PluginManager, public_url: str) -> None:
+        self.pm = pm
+        self.activities = activities
+        self.store = EventStore(db_path)
+        meta = self.store.get_meta()
+        if "kit" in meta:
+            kit = parse_kit(meta["kit"], meta.get("kit_name", "kit.toml"), activities)
+        elif kit is None:
+            raise ValueError("a new workshop needs a kit")
+        self.secrets = self._load_or_create_secrets(meta, kit)
+        self.kit = kit
+        self.workshop = Workshop(kit, self.secrets.workshop_id)
+        self.signer = CookieSigner(self.secrets.cookie_key, self.secrets.workshop_id)
+        self.renderer = Renderer(activities, pm)
+        self.public_url = public_url.rstrip("/")
+        self.views = Views(self.workshop, self.renderer, self._join_info())
+        self.hub = Hub(self.views)
+        self._tick = Tick()
+        self._touched: set[str] = set()
+        self._wake = asyncio.Event()
+        self._replay()
+
+    # -- start-up ----------------------------------------------------------------------
+    def _load_or_create_secrets(self, meta: dict[str, str], kit: Kit) -> Secrets:
+        if "workshop_id" not in meta:
+            meta = {
+                "workshop_id": secrets.token_urlsafe(12),
+                "facilitator_secret": new_facilitator_secret(),
+                "screen_token": secrets.token_urlsafe(16),
+                "join_code": new_join_code(),
+                "cookie_key": secrets.token_urlsafe(32),
+                "kit": kit.text,
+                "kit_name": kit.name,
+            }
+            self.store.set_meta(meta)
+        return Secrets(meta["workshop_id"], meta["facilitator_secret"], meta["screen_token"],
+                       meta["join_code"], meta["cookie_key"])
+
+    def _replay(self) -> None:
+        count = 0
+        for event in self.store.replay():
+            self.workshop.apply(event)
+            count += 1
+        if count == 0:
+            events = self.workshop.open_first_step()
+            for event in events:
+                self.workshop.apply(event)
+            self.store.append(events)
+        log.info("replayed %d events; current step %r", count,
+                 self.workshop.current_step.step.id)
+
+    def _join_info(self) -> JoinInfo:
+        code = self.secrets.join_code
+        url = f"{self.public_url}/j/{code}"
+        short = url.split("://", 1)[-1]
+        return JoinInfo(url=url, short_url=short, code=code, qr_svg=qr_svg(url))
+
+    # -- URLs --------------------------------------------------------------------------
+    def facilitator_url(self) -> str:
+        return f"{self.public_url}/f/{self.secrets.facilitator_secret}"
+
+    def screen_url(self) -> str:
+        return f"{self.public_url}/s/{self.secrets.screen_token}"
+
+    def join_url(self) -> str:
+        return self.views.join.url
+
+    # -- actions -----------------------------------------------------------------------
+    def join(self, name: str, lang: str) -> str:
+        """Record a new participant now (synchronously committed) and return their id."""
+        event = self.workshop.join_event(name, lang)
+        self._tick.changes.add(self.workshop.apply(event))
+        self._tick.events.append(event)
+        self.commit_tick()  # the join page redirects only once the participant is on disk
+        return str(event.data["participant"])
+
+    def submit(self, conn: Connection, identity: Identity, message: dict[str, Any]) -> None:
+        """Decide and apply an action at once; its ack waits for the tick's commit."""
+        action_id = str(message.get("id", ""))[:64]
+        actor = identity.actor()
+        previous = self.workshop.seen_actions.get((actor.key, action_id)) if action_id else None
+        if previous is not None:
+            self._reply_after_commit(conn, {"type": "ack", "id": action_id, "ok": True,
+                                            "seq": previous})
+            return
+        try:
+            events = self.workshop.decide(actor, message.get("step"), str(message["action"]),
+                                          message.get("data") or {}, action_id)
+        except Rejection as rejection:
+            conn.push_reply(encode(self._rejection(action_id, rejection, conn.lang)))
+            return
+        for event in events:
+            self._tick.changes.add(self.workshop.apply(event))
+        self._tick.events.extend(events)
+        seq = events[0].seq if events else 0
+        self._reply_after_commit(conn, {"type": "ack", "id": action_id, "ok": True, "seq": seq})
+
+    def _rejection(self, action_id: str, rejection: Rejection, lang: str) -> dict[str, Any]:
+        text = self.renderer.gettext(lang, rejection.message, rejection.params)
+        error = {"code": rejection.code, "message": text}
+        if "field" in rejection.params:
+            error["field"] = rejection.params["field"]
+        return {"type": "ack", "id": action_id, "ok": False, "error": error}
+
+    def _reply_after_commit(self, conn: Connection, reply: dict[str, Any]) -> None:
+        self._tick.replies.append((conn, encode(reply)))
+        self._wake.set()
+
+    def touch(self, audiences: set[str]) -> None:
+        """Re-render some audiences' shared views on the next tick (e.g. connection counts)."""
+        self._touched |= audiences
+        self._wake.set()
+
+    # -- the tick ----------------------------------------------------------------------
+    async def run(self) -> None:
+        while True:
+            await self._wake.wait()
+            await asyncio.sleep(TICK_SECONDS)
+            self._wake.clear()
+            self.commit_tick()
+
+    def commit_tick(self) -> None:
+        tick, self._tick = self._tick, Tick()
+        touched, self._touched = self._touched, set()
+        if tick.events:
+            try:
+                self.store.append(tick.events)
+            except Exception:
+                # State already holds these events; only a restart (replaying the log)
+                # makes memory and disk agree again. Nothing was acknowledged.
+                log.critical("could not write events; stopping", exc_info=True)
+                os._exit(70)
+        for conn, reply in tick.replies:
+            if not conn.push_reply(reply):
+                asyncio.ensure_future(conn.websocket.close(code=1008))
+        self.hub.flush(tick.changes, touched)
+        for event in tick.events:
+            self._notify(event)
+
+    def _notify(self, event: StoredEvent) -> None:
+        try:
+            self.pm.hook.on_event(event=event, workshop=self.workshop)
+        except Exception:
+            log.exception("an on_event hook failed for event %s", event.seq)
+
+    def close(self) -> None:
+        self.commit_tick()
+        self.store.close()

@@ -1,0 +1,78 @@
+"""What each audience sees: the regions of each surface, rendered from the workshop state."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from .render import Renderer
+from .workshop import Workshop
+
+SHARED_REGIONS = {
+    "facilitator": ("chrome", "main"),
+    "screen": ("chrome", "main", "join"),
+    "participant": ("chrome", "main"),
+}
+
+
+@dataclass
+class JoinInfo:
+    url: str
+    short_url: str
+    code: str
+    qr_svg: str
+
+
+class Views:
+    def __init__(self, workshop: Workshop, renderer: Renderer, join: JoinInfo) -> None:
+        self.workshop = workshop
+        self.renderer = renderer
+        self.join = join
+        self.connected = 0  # participant devices with a live socket, shown to the facilitator
+
+    def shared(self, audience: str, lang: str) -> dict[str, str]:
+        ctx = self._context(audience, lang)
+        regions = {}
+        for region in SHARED_REGIONS[audience]:
+            regions[region] = self._render_region(audience, region, lang, ctx)
+        return regions
+
+    def personal(self, participant_id: str, lang: str) -> dict[str, str]:
+        runtime = self.workshop.current_step
+        template = f"{runtime.activity.slug}/personal.html"
+        if not runtime.opened or not self.renderer.has_template(template):
+            return {"personal": ""}
+        view = runtime.activity.personal_view(runtime.state, participant_id)
+        ctx = self._context("participant", lang) | {"view": view, "me": participant_id}
+        return {"personal": self.renderer.render(lang, template, ctx)}
+
+    def _render_region(self, audience: str, region: str, lang: str, ctx: dict[str, Any]) -> str:
+        if region == "main":
+            return self._activity_view(audience, lang, ctx)
+        if region == "join":
+            visible = self.workshop.join_visible()
+            return self.renderer.render(lang, "join_panel.html", ctx) if visible else ""
+        return self.renderer.render(lang, f"chrome_{audience}.html", ctx)
+
+    def _activity_view(self, audience: str, lang: str, ctx: dict[str, Any]) -> str:
+        runtime = self.workshop.current_step
+        if not runtime.opened:
+            return ""
+        view = runtime.activity.view(runtime.state, audience)  # type: ignore[arg-type]
+        template = f"{runtime.activity.slug}/{audience}.html"
+        return self.renderer.render(lang, template, ctx | {"view": view})
+
+    def _context(self, audience: str, lang: str) -> dict[str, Any]:
+        w = self.workshop
+        return {
+            "audience": audience,
+            "workshop": w,
+            "kit": w.kit,
+            "steps": [r.step for r in w.steps],
+            "step": w.current_step.step,
+            "current": w.current,
+            "join": self.join,
+            "join_shown": w.join_visible(),
+            "participants_joined": len(w.participants),
+            "participants_connected": self.connected,
+        }
