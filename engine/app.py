@@ -250,7 +250,7 @@ def create_app(service: Service, origins: frozenset[str],
         Route("/lang/{lang}", pages.set_language),
         Route("/-/plugins.json", pages.plugins_json),
         Route("/-/health", pages.health),
-        WebSocketRoute("/ws", LiveEndpoint(service, origins, pages)),
+        WebSocketRoute("/ws", LiveEndpoint(service, origins, pages).endpoint),
         Mount("/-/static", StaticFiles(directory=DISPLAYS_DIR / "static")),
     ]
 

@@ -48,7 +48,7 @@ class LiveEndpoint:
         self.origins = origins
         self.identify = identify  # (websocket, role) -> Identity | None
 
-    async def __call__(self, websocket: WebSocket) -> None:
+    async def endpoint(self, websocket: WebSocket) -> None:
         origin = (websocket.headers.get("origin") or "").lower()
         if origin not in self.origins:
             # Closing before accept makes the server answer the handshake with HTTP 403.

@@ -181,7 +181,11 @@ class Service:
         for conn, reply in tick.replies:
             if not conn.push_reply(reply):
                 asyncio.ensure_future(conn.websocket.close(code=1008))
-        self.hub.flush(tick.changes, touched)
+        try:
+            self.hub.flush(tick.changes, touched)
+        except Exception:
+            # Views render plugin code; a bug there must not stop the tick loop.
+            log.exception("could not send the new views")
         for event in tick.events:
             self._notify(event)
 

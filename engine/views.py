@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Any
 
 from .render import Renderer
 from .workshop import Workshop
+
+log = logging.getLogger("palabre.views")
 
 SHARED_REGIONS = {
     "facilitator": ("chrome", "main"),
@@ -42,9 +45,12 @@ class Views:
         template = f"{runtime.activity.slug}/personal.html"
         if not runtime.opened or not self.renderer.has_template(template):
             return {"personal": ""}
-        view = runtime.activity.personal_view(runtime.state, participant_id)
-        ctx = self._context("participant", lang) | {"view": view, "me": participant_id}
-        return {"personal": self.renderer.render(lang, template, ctx)}
+        ctx = self._context("participant", lang) | {"me": participant_id}
+        try:
+            view = runtime.activity.personal_view(runtime.state, participant_id)
+            return {"personal": self.renderer.render(lang, template, ctx | {"view": view})}
+        except Exception as exc:
+            return {"personal": self._failure("participant", lang, ctx, exc)}
 
     def _render_region(self, audience: str, region: str, lang: str, ctx: dict[str, Any]) -> str:
         if region == "main":
@@ -58,9 +64,20 @@ class Views:
         runtime = self.workshop.current_step
         if not runtime.opened:
             return ""
-        view = runtime.activity.view(runtime.state, audience)  # type: ignore[arg-type]
         template = f"{runtime.activity.slug}/{audience}.html"
-        return self.renderer.render(lang, template, ctx | {"view": view})
+        try:
+            view = runtime.activity.view(runtime.state, audience)  # type: ignore[arg-type]
+            return self.renderer.render(lang, template, ctx | {"view": view})
+        except Exception as exc:
+            return self._failure(audience, lang, ctx, exc)
+
+    def _failure(self, audience: str, lang: str, ctx: dict[str, Any], exc: Exception) -> str:
+        """A plugin that fails to render breaks its own region, never the workshop."""
+        slug = self.workshop.current_step.activity.slug
+        log.exception("activity %r failed to render for %s", slug, audience)
+        detail = f"{type(exc).__name__}: {exc}" if audience == "facilitator" else ""
+        return self.renderer.render(lang, "render_error.html",
+                                    ctx | {"slug": slug, "detail": detail})
 
     def _context(self, audience: str, lang: str) -> dict[str, Any]:
         w = self.workshop

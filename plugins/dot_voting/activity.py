@@ -113,7 +113,7 @@ class DotVoting(Activity):
             "revealed": state.revealed,
             "show_results": show,
             "ranking": [(i, n, _pct(n, top)) for i, n in ranking] if show else [],
-            "items": list(state.items.values()),
+            "entries": list(state.items.values()),
             "voters": sum(1 for b in state.ballots.values() if any(b.values())),
             "dots_spent": sum(state.tally.values()),
             "config": self.config,
@@ -126,7 +126,7 @@ class DotVoting(Activity):
             "open": state.open,
             "left": left,
             "spent": self.config.dots - left,
-            "items": [(item, ballot.get(item.id, 0)) for item in state.items.values()],
+            "entries": [(item, ballot.get(item.id, 0)) for item in state.items.values()],
             "config": self.config,
         }
 
