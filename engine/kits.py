@@ -77,7 +77,7 @@ def load_kit(path: Path, activities: dict[str, type[Activity]]) -> Kit:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise KitError(f"{path}: cannot read the kit: {exc.strerror}") from exc
-    return parse_kit(text, path.name, activities)
+    return parse_kit(text, str(path), activities)
 
 
 def parse_kit(text: str, name: str, activities: dict[str, type[Activity]]) -> Kit:

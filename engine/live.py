@@ -11,13 +11,13 @@ from typing import Any
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from .activity import N_
 from .auth import Identity
 from .hub import Connection, encode
 from .service import Service
 
 log = logging.getLogger("palabre.live")
 AUDIENCES = ("facilitator", "screen", "participant")
-MESSAGE_TYPES = ("act", "resync", "ping")
 # Token bucket per socket: a burst of taps is fine, a script flooding is slowed then cut off.
 RATE_PER_SECOND = 20.0
 BURST = 40.0
@@ -88,7 +88,8 @@ class LiveEndpoint:
                     if limit.strikes >= STRIKES_BEFORE_CLOSE:
                         await conn.websocket.close(code=1008, reason="too many messages")
                         break
-                    conn.push_reply(_error("slow_down", "Too many messages; slow down."))
+                    conn.push_reply(self._error(conn, "slow_down",
+                                                N_("Too many messages; please slow down.")))
                     continue
                 self._dispatch(conn, identity, text)
         except (WebSocketDisconnect, RuntimeError):
@@ -101,7 +102,8 @@ class LiveEndpoint:
     def _dispatch(self, conn: Connection, identity: Identity, text: str) -> None:
         message = _parse(text)
         if message is None:
-            conn.push_reply(_error("bad_message", "Messages must be JSON objects with a type."))
+            conn.push_reply(self._error(conn, "bad_message",
+                                        N_("Messages must be JSON objects with a type.")))
             return
         kind = message["type"]
         if kind == "ping":
@@ -110,11 +112,22 @@ class LiveEndpoint:
             self.service.hub.send_fresh(conn)
         elif kind == "act":
             if not _valid_act(message):
-                conn.push_reply(_error("bad_message", "An act needs an id, an action and data."))
+                reply = self._error(conn, "bad_message",
+                                    N_("An act needs an id, an action and data."))
+                if _short_text(message.get("id")):
+                    # The sender waits for an ack with this id: answer it, as a refusal.
+                    error = json.loads(reply)["error"]
+                    reply = encode({"type": "ack", "id": message["id"], "ok": False,
+                                    "error": error})
+                conn.push_reply(reply)
                 return
             self.service.submit(conn, identity, message)
         else:
-            conn.push_reply(_error("unknown_type", f"Unknown message type {kind!r}."))
+            conn.push_reply(self._error(conn, "unknown_type", N_("Unknown message type.")))
+
+    def _error(self, conn: Connection, code: str, message: str) -> str:
+        text = self.service.renderer.gettext(conn.lang, message)
+        return encode({"type": "error", "error": {"code": code, "message": text}})
 
 
 def _parse(text: str) -> dict[str, Any] | None:
@@ -147,6 +160,3 @@ def _short_text(value: Any) -> bool:
         return False
     return True
 
-
-def _error(code: str, message: str) -> str:
-    return encode({"type": "error", "error": {"code": code, "message": message}})
