@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import secrets
-import time
 from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import parse_qs
@@ -17,11 +15,10 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
-from starlette.websockets import WebSocket, WebSocketDisconnect
+from starlette.websockets import WebSocket
 
 from .activity import N_, Rejection
 from .auth import COOKIE_NAMES, LANG_COOKIE, Identity, RoleName, normalise_join_code, same_secret
-from .hub import Connection, encode
 from .kits import LANGUAGES
 from .plugins import plugin_names
 from .render import DISPLAYS_DIR, activity_dir
@@ -83,12 +80,18 @@ class Pages:
                 return None
         return identity
 
-    def page(self, request: Request, template: str, context: dict[str, Any],
-             status: int = 200) -> HTMLResponse:
+    def page(
+        self, request: Request, template: str, context: dict[str, Any], status: int = 200
+    ) -> HTMLResponse:
         nonce = secrets.token_urlsafe(16)
         lang = context.get("lang") or self.lang_for(request)
-        base = {"nonce": nonce, "lang": lang, "kit": self.service.kit,
-                "workshop": self.service.workshop, "languages": LANGUAGES}
+        base = {
+            "nonce": nonce,
+            "lang": lang,
+            "kit": self.service.kit,
+            "workshop": self.service.workshop,
+            "languages": LANGUAGES,
+        }
         html = self.service.renderer.render(lang, template, base | context)
         response = HTMLResponse(html, status_code=status)
         response.headers["content-security-policy"] = (
@@ -105,8 +108,9 @@ class Pages:
         regions = views.shared(audience, lang)
         if identity.participant_id:
             regions |= views.personal(identity.participant_id, lang)
-        return self.page(request, f"{audience}.html",
-                         {"regions": regions, "audience": audience, "lang": lang})
+        return self.page(
+            request, f"{audience}.html", {"regions": regions, "audience": audience, "lang": lang}
+        )
 
     def refuse(self, request: Request, message: str, status: int = 403) -> HTMLResponse:
         lang = self.lang_for(request)
@@ -153,17 +157,18 @@ class Pages:
 
     async def join_page(self, request: Request) -> Response:
         if not self._code_ok(request):
-            return self.refuse(request, N_("Unknown join code. Check the code on the screen."),
-                               404)
+            return self.refuse(request, N_("Unknown join code. Check the code on the screen."), 404)
         if self.identity(request, "participant"):
             return RedirectResponse("/p", status_code=303)
-        return self.page(request, "join.html", {"code": self.service.secrets.join_code,
-                                                "error": None, "name": ""})
+        return self.page(
+            request,
+            "join.html",
+            {"code": self.service.secrets.join_code, "error": None, "name": ""},
+        )
 
     async def join_submit(self, request: Request) -> Response:
         if not self._code_ok(request):
-            return self.refuse(request, N_("Unknown join code. Check the code on the screen."),
-                               404)
+            return self.refuse(request, N_("Unknown join code. Check the code on the screen."), 404)
         existing = self.identity(request, "participant")
         if existing:
             return RedirectResponse("/p", status_code=303)
@@ -173,13 +178,21 @@ class Pages:
             name = clean_text(form.get("name"), field="name", max_graphemes=40, required=False)
         except Rejection as rejection:
             error = self.service.renderer.gettext(lang, rejection.message, rejection.params)
-            return self.page(request, "join.html", {"code": self.service.secrets.join_code,
-                                                    "error": error, "name": form.get("name", "")},
-                             status=400)
+            return self.page(
+                request,
+                "join.html",
+                {
+                    "code": self.service.secrets.join_code,
+                    "error": error,
+                    "name": form.get("name", ""),
+                },
+                status=400,
+            )
         participant_id = self.service.join(name, lang)
         response = RedirectResponse("/p", status_code=303)
-        self._set_cookie(response, "participant",
-                         self.service.signer.sign("participant", participant_id))
+        self._set_cookie(
+            response, "participant", self.service.signer.sign("participant", participant_id)
+        )
         return response
 
     async def participant(self, request: Request) -> Response:
@@ -195,8 +208,9 @@ class Pages:
             back = "/p"
         response = RedirectResponse(back, status_code=303)
         if lang in LANGUAGES:
-            response.set_cookie(LANG_COOKIE, lang, max_age=COOKIE_MAX_AGE, httponly=True,
-                                samesite="lax")
+            response.set_cookie(
+                LANG_COOKIE, lang, max_age=COOKIE_MAX_AGE, httponly=True, samesite="lax"
+            )
         return response
 
     def _code_ok(self, request: Request) -> bool:
@@ -204,8 +218,14 @@ class Pages:
         return same_secret(code, self.service.secrets.join_code)
 
     def _set_cookie(self, response: Response, role: RoleName, value: str) -> None:
-        response.set_cookie(COOKIE_NAMES[role], value, max_age=COOKIE_MAX_AGE, httponly=True,
-                            samesite="lax", path="/")
+        response.set_cookie(
+            COOKIE_NAMES[role],
+            value,
+            max_age=COOKIE_MAX_AGE,
+            httponly=True,
+            samesite="lax",
+            path="/",
+        )
 
     # -- small JSON and assets ---------------------------------------------------------
     async def plugins_json(self, request: Request) -> Response:
@@ -225,8 +245,9 @@ async def _read_form(request: Request) -> dict[str, str]:
     return {key: values[0] for key, values in fields.items()}
 
 
-def create_app(service: Service, origins: frozenset[str],
-               extra_routes: list[BaseRoute] | None = None) -> Starlette:
+def create_app(
+    service: Service, origins: frozenset[str], extra_routes: list[BaseRoute] | None = None
+) -> Starlette:
     from .live import LiveEndpoint
 
     pages = Pages(service, origins)

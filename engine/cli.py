@@ -31,14 +31,24 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="palabre", description="Run live workshops.")
     sub = parser.add_subparsers(dest="command")
     serve = sub.add_parser("serve", help="run a workshop (resumes it if --db exists)")
-    serve.add_argument("kit", nargs="?", default=DEFAULT_KIT,
-                       help="a bundled kit name or a path to a .toml kit (default: quick-start)")
+    serve.add_argument(
+        "kit",
+        nargs="?",
+        default=DEFAULT_KIT,
+        help="a bundled kit name or a path to a .toml kit (default: quick-start)",
+    )
     serve.add_argument("--db", default="workshop.db", help="SQLite file holding the workshop")
-    serve.add_argument("--host", default="0.0.0.0",
-                       help="address to listen on (default: all, so phones on the Wi-Fi reach it)")
+    serve.add_argument(
+        "--host",
+        default="0.0.0.0",
+        help="address to listen on (default: all, so phones on the Wi-Fi reach it)",
+    )
     serve.add_argument("--port", type=int, default=8000)
-    serve.add_argument("--public-url", default=None,
-                       help="address phones use, e.g. http://192.168.1.20:8000 (default: LAN IP)")
+    serve.add_argument(
+        "--public-url",
+        default=None,
+        help="address phones use, e.g. http://192.168.1.20:8000 (default: LAN IP)",
+    )
     serve.set_defaults(func=_serve)
     kits = sub.add_parser("kits", help="list bundled and installed kits")
     kits.set_defaults(func=_kits)

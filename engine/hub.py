@@ -7,6 +7,7 @@ import asyncio
 import json
 import logging
 from collections import defaultdict, deque
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -128,7 +129,7 @@ class Hub:
             self._shared_cache[key] = message
         return message
 
-    def _push_personal(self, participant_id: str, conns: set[Connection] | list[Connection]) -> None:
+    def _push_personal(self, participant_id: str, conns: Iterable[Connection]) -> None:
         self.personal_seq[participant_id] += 1
         seq = self.personal_seq[participant_id]
         by_lang: dict[str, str] = {}

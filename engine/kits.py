@@ -112,7 +112,9 @@ def _build_steps(
                 "starting with a letter, at most 40 characters"
             )
         if section.id in seen:
-            raise KitError(f"{where}, field 'id': expected a unique id, {section.id!r} is used twice")
+            raise KitError(
+                f"{where}, field 'id': expected a unique id, {section.id!r} is used twice"
+            )
         activity = activities.get(section.activity)
         if activity is None:
             known = ", ".join(sorted(activities)) or "none installed"
@@ -132,8 +134,9 @@ def _build_steps(
         except ValidationError as exc:
             raise KitError(_describe_config(where, exc)) from exc
         steps.append(
-            Step(index, section.id, section.title, activity, config, section.from_,
-                 section.show_join)
+            Step(
+                index, section.id, section.title, activity, config, section.from_, section.show_join
+            )
         )
         seen.append(section.id)
     return steps

@@ -42,8 +42,7 @@ class RateLimit:
 
 
 class LiveEndpoint:
-    def __init__(self, service: Service, origins: frozenset[str],
-                 identify: Any) -> None:
+    def __init__(self, service: Service, origins: frozenset[str], identify: Any) -> None:
         self.service = service
         self.origins = origins
         self.identify = identify  # (websocket, role) -> Identity | None
@@ -88,8 +87,9 @@ class LiveEndpoint:
                     if limit.strikes >= STRIKES_BEFORE_CLOSE:
                         await conn.websocket.close(code=1008, reason="too many messages")
                         break
-                    conn.push_reply(self._error(conn, "slow_down",
-                                                N_("Too many messages; please slow down.")))
+                    conn.push_reply(
+                        self._error(conn, "slow_down", N_("Too many messages; please slow down."))
+                    )
                     continue
                 self._dispatch(conn, identity, text)
         except (WebSocketDisconnect, RuntimeError):
@@ -102,8 +102,9 @@ class LiveEndpoint:
     def _dispatch(self, conn: Connection, identity: Identity, text: str) -> None:
         message = _parse(text)
         if message is None:
-            conn.push_reply(self._error(conn, "bad_message",
-                                        N_("Messages must be JSON objects with a type.")))
+            conn.push_reply(
+                self._error(conn, "bad_message", N_("Messages must be JSON objects with a type."))
+            )
             return
         kind = message["type"]
         if kind == "ping":
@@ -112,13 +113,15 @@ class LiveEndpoint:
             self.service.hub.send_fresh(conn)
         elif kind == "act":
             if not _valid_act(message):
-                reply = self._error(conn, "bad_message",
-                                    N_("An act needs an id, an action and data."))
+                reply = self._error(
+                    conn, "bad_message", N_("An act needs an id, an action and data.")
+                )
                 if _short_text(message.get("id")):
                     # The sender waits for an ack with this id: answer it, as a refusal.
                     error = json.loads(reply)["error"]
-                    reply = encode({"type": "ack", "id": message["id"], "ok": False,
-                                    "error": error})
+                    reply = encode(
+                        {"type": "ack", "id": message["id"], "ok": False, "error": error}
+                    )
                 conn.push_reply(reply)
                 return
             self.service.submit(conn, identity, message)
@@ -159,4 +162,3 @@ def _short_text(value: Any) -> bool:
     except UnicodeEncodeError:
         return False
     return True
-

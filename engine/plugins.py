@@ -6,6 +6,8 @@ import importlib
 import os
 from collections.abc import Iterable
 from importlib import metadata
+from pathlib import Path
+from typing import cast
 
 import pluggy
 
@@ -68,7 +70,8 @@ def collect_activities(pm: pluggy.PluginManager) -> dict[str, type[Activity]]:
     """Every registered activity by slug; a slug claimed twice stops start-up."""
     by_slug: dict[str, type[Activity]] = {}
     for impl in pm.hook.register_activities.get_hookimpls():
-        for activity in impl.function() or ():
+        returned = cast(Iterable[type[Activity]], impl.function() or ())
+        for activity in returned:
             _check_activity(activity, impl.plugin_name)
             previous = by_slug.get(activity.slug)
             if previous is not None and previous is not activity:
@@ -81,10 +84,10 @@ def collect_activities(pm: pluggy.PluginManager) -> dict[str, type[Activity]]:
     return by_slug
 
 
-def collect_kits(pm: pluggy.PluginManager) -> list[object]:
-    kits: list[object] = []
+def collect_kits(pm: pluggy.PluginManager) -> list[Path]:
+    kits: list[Path] = []
     for paths in pm.hook.register_kits():
-        kits.extend(paths or ())
+        kits.extend(Path(p) for p in paths or ())
     return kits
 
 

@@ -27,18 +27,26 @@ class Renderer:
     only from its own package, so no plugin can shadow another's templates."""
 
     def __init__(self, activities: dict[str, type[Activity]], pm: pluggy.PluginManager) -> None:
-        prefixes = {slug: FileSystemLoader(activity_dir(cls) / "templates")
-                    for slug, cls in activities.items()}
-        loader = ChoiceLoader([PrefixLoader(prefixes), FileSystemLoader(DISPLAYS_DIR / "templates")])
+        prefixes = {
+            slug: FileSystemLoader(activity_dir(cls) / "templates")
+            for slug, cls in activities.items()
+        }
+        shells = FileSystemLoader(DISPLAYS_DIR / "templates")
+        loader = ChoiceLoader([PrefixLoader(prefixes), shells])
         locale_dirs = [ENGINE_DIR / "locales", DISPLAYS_DIR / "locales"]
         locale_dirs += [activity_dir(cls) / "locales" for cls in activities.values()]
         self.translations: dict[str, NullTranslations] = {}
         self.envs: dict[str, Environment] = {}
         for lang in LANGUAGES:
             self.translations[lang] = load_translations(lang, locale_dirs)
-            env = Environment(loader=loader, autoescape=True, undefined=StrictUndefined,
-                              extensions=["jinja2.ext.i18n"], trim_blocks=True,
-                              lstrip_blocks=True)
+            env = Environment(
+                loader=loader,
+                autoescape=True,
+                undefined=StrictUndefined,
+                extensions=["jinja2.ext.i18n"],
+                trim_blocks=True,
+                lstrip_blocks=True,
+            )
             env.install_gettext_translations(self.translations[lang], newstyle=True)  # type: ignore[attr-defined]
             env.globals["lang"] = lang
             pm.hook.prepare_jinja2_environment(env=env)

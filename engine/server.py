@@ -36,16 +36,30 @@ def _redact(text: str) -> str:
 
 def uvicorn_config(app: Any, host: str, port: int) -> uvicorn.Config:
     return uvicorn.Config(
-        app, host=host, port=port,
-        ws="websockets-sansio", ws_max_size=65536,
-        ws_ping_interval=15.0, ws_ping_timeout=15.0, ws_per_message_deflate=False,
-        limit_concurrency=5000, timeout_graceful_shutdown=3,
-        proxy_headers=False, server_header=False, log_config=None,
+        app,
+        host=host,
+        port=port,
+        ws="websockets-sansio",
+        ws_max_size=65536,
+        ws_ping_interval=15.0,
+        ws_ping_timeout=15.0,
+        ws_per_message_deflate=False,
+        limit_concurrency=5000,
+        timeout_graceful_shutdown=3,
+        proxy_headers=False,
+        server_header=False,
+        log_config=None,
     )
 
 
-def build_service(db: Path, kit: Kit | None, activities: dict[str, type[Activity]],
-                  host: str, port: int, public_url: str | None) -> tuple[Service, Any]:
+def build_service(
+    db: Path,
+    kit: Kit | None,
+    activities: dict[str, type[Activity]],
+    host: str,
+    port: int,
+    public_url: str | None,
+) -> tuple[Service, Any]:
     pm = get_plugin_manager()
     url = public_url or default_public_url(host, port)
     service = Service(db, kit, activities, pm, url)
@@ -53,8 +67,14 @@ def build_service(db: Path, kit: Kit | None, activities: dict[str, type[Activity
     return service, create_app(service, origins)
 
 
-def run_server(db: Path, kit: Kit | None, activities: dict[str, type[Activity]], host: str,
-               port: int, public_url: str | None) -> int:
+def run_server(
+    db: Path,
+    kit: Kit | None,
+    activities: dict[str, type[Activity]],
+    host: str,
+    port: int,
+    public_url: str | None,
+) -> int:
     service, app = build_service(db, kit, activities, host, port, public_url)
     logging.getLogger("uvicorn.access").addFilter(RedactSecrets())
     _print_welcome(service, db)
@@ -66,8 +86,10 @@ def _print_welcome(service: Service, db: Path) -> None:
     w = service.workshop
     out = sys.stdout
     out.write(f"\nPalabre — {w.kit.title}\n")
-    out.write(f"Workshop file: {db} (step {w.current + 1}/{len(w.steps)}: "
-              f"{w.current_step.step.title})\n\n")
+    out.write(
+        f"Workshop file: {db} (step {w.current + 1}/{len(w.steps)}: "
+        f"{w.current_step.step.title})\n\n"
+    )
     out.write(f"Facilitator: {service.facilitator_url()}\n")
     out.write(f"Screen:      {service.screen_url()}\n")
     out.write(f"Join:        {service.join_url()}\n")

@@ -45,8 +45,14 @@ class Tick:
 
 
 class Service:
-    def __init__(self, db_path: Path, kit: Kit | None, activities: dict[str, type[Activity]],
-                 pm: pluggy.PluginManager, public_url: str) -> None:
+    def __init__(
+        self,
+        db_path: Path,
+        kit: Kit | None,
+        activities: dict[str, type[Activity]],
+        pm: pluggy.PluginManager,
+        public_url: str,
+    ) -> None:
         self.pm = pm
         self.activities = activities
         self.store = EventStore(db_path)
@@ -81,8 +87,13 @@ class Service:
                 "kit_name": kit.name,
             }
             self.store.set_meta(meta)
-        return Secrets(meta["workshop_id"], meta["facilitator_secret"], meta["screen_token"],
-                       meta["join_code"], meta["cookie_key"])
+        return Secrets(
+            meta["workshop_id"],
+            meta["facilitator_secret"],
+            meta["screen_token"],
+            meta["join_code"],
+            meta["cookie_key"],
+        )
 
     def _replay(self) -> None:
         count = 0
@@ -94,8 +105,7 @@ class Service:
             for event in events:
                 self.workshop.apply(event)
             self.store.append(events)
-        log.info("replayed %d events; current step %r", count,
-                 self.workshop.current_step.step.id)
+        log.info("replayed %d events; current step %r", count, self.workshop.current_step.step.id)
 
     def _join_info(self) -> JoinInfo:
         code = self.secrets.join_code
@@ -128,12 +138,18 @@ class Service:
         actor = identity.actor()
         previous = self.workshop.seen_actions.get((actor.key, action_id)) if action_id else None
         if previous is not None:
-            self._reply_after_commit(conn, {"type": "ack", "id": action_id, "ok": True,
-                                            "seq": previous})
+            self._reply_after_commit(
+                conn, {"type": "ack", "id": action_id, "ok": True, "seq": previous}
+            )
             return
         try:
-            events = self.workshop.decide(actor, message.get("step"), str(message["action"]),
-                                          message.get("data") or {}, action_id)
+            events = self.workshop.decide(
+                actor,
+                message.get("step"),
+                str(message["action"]),
+                message.get("data") or {},
+                action_id,
+            )
         except Rejection as rejection:
             conn.push_reply(encode(self._rejection(action_id, rejection, conn.lang)))
             return

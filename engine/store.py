@@ -44,23 +44,33 @@ class EventStore:
                 f"(journal_mode={mode}, synchronous={sync}); votes could be lost on power loss"
             )
 
+    def _table(self, name: str) -> sqlite_utils.db.Table:
+        return self.db.table(name)
+
     def _create_tables(self) -> None:
         with self.db.conn:
-            self.db["meta"].create({"key": str, "value": str}, pk="key", if_not_exists=True)
-            self.db["events"].create(
-                {"seq": int, "ts": float, "step": str, "kind": str, "actor": str,
-                 "action_id": str, "data": str},
+            self._table("meta").create({"key": str, "value": str}, pk="key", if_not_exists=True)
+            self._table("events").create(
+                {
+                    "seq": int,
+                    "ts": float,
+                    "step": str,
+                    "kind": str,
+                    "actor": str,
+                    "action_id": str,
+                    "data": str,
+                },
                 pk="seq",
                 if_not_exists=True,
             )
-        self.db["events"].create_index(["actor", "action_id"], if_not_exists=True)
+        self._table("events").create_index(["actor", "action_id"], if_not_exists=True)
 
     def get_meta(self) -> dict[str, str]:
         return {row["key"]: row["value"] for row in self.db["meta"].rows}
 
     def set_meta(self, values: dict[str, str]) -> None:
         with self.db.conn:
-            self.db["meta"].upsert_all(
+            self._table("meta").upsert_all(
                 [{"key": k, "value": v} for k, v in values.items()], pk="key"
             )
 
@@ -72,12 +82,19 @@ class EventStore:
         """Write one batch in one transaction; returns only once it is on disk."""
         rows = [_to_row(e) for e in events]
         with self.db.conn:
-            self.db["events"].insert_all(rows)
+            self._table("events").insert_all(rows)
 
     def replay(self) -> Iterator[StoredEvent]:
         for row in self.db.query("SELECT * FROM events ORDER BY seq"):
-            yield StoredEvent(row["seq"], row["ts"], row["step"], row["kind"], row["actor"],
-                              row["action_id"], json.loads(row["data"]))
+            yield StoredEvent(
+                row["seq"],
+                row["ts"],
+                row["step"],
+                row["kind"],
+                row["actor"],
+                row["action_id"],
+                json.loads(row["data"]),
+            )
 
     def close(self) -> None:
         self.db.conn.close()
@@ -85,8 +102,15 @@ class EventStore:
 
 
 def _to_row(e: StoredEvent) -> dict[str, Any]:
-    return {"seq": e.seq, "ts": e.ts, "step": e.step, "kind": e.kind, "actor": e.actor,
-            "action_id": e.action_id, "data": json.dumps(e.data, ensure_ascii=False)}
+    return {
+        "seq": e.seq,
+        "ts": e.ts,
+        "step": e.step,
+        "kind": e.kind,
+        "actor": e.actor,
+        "action_id": e.action_id,
+        "data": json.dumps(e.data, ensure_ascii=False),
+    }
 
 
 def _take_lock(path: Path) -> int:

@@ -39,12 +39,20 @@ def clean_text(
             raise Rejection("empty_text", N_("Please write something."), field=field)
         return ""
     if grapheme.length(text) > max_graphemes:
-        raise Rejection("too_long", N_("Too long: at most {limit} characters."), field=field,
-                        limit=max_graphemes)
+        raise Rejection(
+            "too_long",
+            N_("Too long: at most {limit} characters."),
+            field=field,
+            limit=max_graphemes,
+        )
     byte_limit = max_bytes if max_bytes is not None else max_graphemes * 16
     if len(text.encode("utf-8")) > byte_limit:
-        raise Rejection("too_long", N_("Too long: at most {limit} characters."), field=field,
-                        limit=max_graphemes)
+        raise Rejection(
+            "too_long",
+            N_("Too long: at most {limit} characters."),
+            field=field,
+            limit=max_graphemes,
+        )
     return text
 
 

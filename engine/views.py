@@ -76,8 +76,9 @@ class Views:
         slug = self.workshop.current_step.activity.slug
         log.exception("activity %r failed to render for %s", slug, audience)
         detail = f"{type(exc).__name__}: {exc}" if audience == "facilitator" else ""
-        return self.renderer.render(lang, "render_error.html",
-                                    ctx | {"slug": slug, "detail": detail})
+        return self.renderer.render(
+            lang, "render_error.html", ctx | {"slug": slug, "detail": detail}
+        )
 
     def _context(self, audience: str, lang: str) -> dict[str, Any]:
         w = self.workshop

@@ -79,8 +79,9 @@ class Workshop:
         return self.join_shown or self.current_step.step.show_join
 
     # -- deciding -----------------------------------------------------------------------
-    def decide(self, actor: Actor, step_id: str | None, name: str, data: dict[str, Any],
-               action_id: str) -> list[StoredEvent]:
+    def decide(
+        self, actor: Actor, step_id: str | None, name: str, data: dict[str, Any], action_id: str
+    ) -> list[StoredEvent]:
         """The events an action causes, numbered but not yet applied. Raises Rejection."""
         if step_id is None:
             events = self._decide_workshop(actor, name, data)
@@ -94,8 +95,11 @@ class Workshop:
 
     def join_event(self, name: str, lang: str) -> StoredEvent:
         participant_id = secrets.token_urlsafe(16)
-        event = Event("participant.joined", {"participant": participant_id, "name": name,
-                                             "lang": lang}, participant_id)
+        event = Event(
+            "participant.joined",
+            {"participant": participant_id, "name": name, "lang": lang},
+            participant_id,
+        )
         return self._stamp(event, "", Actor("participant", participant_id), "")
 
     def _open_step(self, step_id: str) -> StepRuntime:
@@ -113,8 +117,12 @@ class Workshop:
         runtime = self.steps[target]
         if not runtime.opened:
             inputs = self._inputs_for(runtime.step)
-            events.append(Event("workshop.step_opened", {
-                "step": runtime.step.id, "inputs": [i.model_dump() for i in inputs]}))
+            events.append(
+                Event(
+                    "workshop.step_opened",
+                    {"step": runtime.step.id, "inputs": [i.model_dump() for i in inputs]},
+                )
+            )
         return events
 
     def _target_index(self, name: str, data: dict[str, Any]) -> int:
@@ -141,8 +149,9 @@ class Workshop:
 
     def _stamp(self, event: Event, step: str, actor: Actor, action_id: str) -> StoredEvent:
         self.seq += 1
-        return StoredEvent(self.seq, now(), step, event.kind, event.actor or actor.key,
-                           action_id, event.data)
+        return StoredEvent(
+            self.seq, now(), step, event.kind, event.actor or actor.key, action_id, event.data
+        )
 
     # -- applying -----------------------------------------------------------------------
     def apply(self, ev: StoredEvent) -> Changes:
@@ -157,8 +166,9 @@ class Workshop:
     def _apply_workshop_event(self, ev: StoredEvent) -> Changes:
         if ev.kind == "participant.joined":
             d = ev.data
-            self.participants[d["participant"]] = Participant(d["participant"], d["name"],
-                                                              d["lang"], ev.ts)
+            self.participants[d["participant"]] = Participant(
+                d["participant"], d["name"], d["lang"], ev.ts
+            )
             return Changes(shared=True, participants={d["participant"]})
         if ev.kind == "workshop.join_toggled":
             self.join_shown = bool(ev.data["shown"])
@@ -190,10 +200,13 @@ class Workshop:
     def open_first_step(self) -> list[StoredEvent]:
         """Events that put a new workshop on its first step."""
         facilitator = Actor("facilitator")
-        return [self._stamp(e, "", facilitator, "") for e in (
-            Event("workshop.step_changed", {"step": self.steps[0].step.id}),
-            Event("workshop.step_opened", {"step": self.steps[0].step.id, "inputs": []}),
-        )]
+        return [
+            self._stamp(e, "", facilitator, "")
+            for e in (
+                Event("workshop.step_changed", {"step": self.steps[0].step.id}),
+                Event("workshop.step_opened", {"step": self.steps[0].step.id, "inputs": []}),
+            )
+        ]
 
 
 def _authorise(allowed: dict[str, frozenset[str]] | Any, actor: Actor, name: str) -> None:

@@ -48,8 +48,7 @@ class DotVotingState:
 
     def ranking(self) -> list[tuple[Item, int]]:
         order = {item_id: n for n, item_id in enumerate(self.items)}
-        ranked = sorted(self.items.values(),
-                        key=lambda i: (-self.tally.get(i.id, 0), order[i.id]))
+        ranked = sorted(self.items.values(), key=lambda i: (-self.tally.get(i.id, 0), order[i.id]))
         return [(item, self.tally.get(item.id, 0)) for item in ranked]
 
 
@@ -62,8 +61,9 @@ class DotVoting(Activity):
 
     def initial_state(self, inputs: list[Item]) -> DotVotingState:
         items = inputs or [Item(**s.model_dump()) for s in self.config.items]
-        return DotVotingState(items={i.id: i for i in items},
-                              revealed=self.config.results == "live")
+        return DotVotingState(
+            items={i.id: i for i in items}, revealed=self.config.results == "live"
+        )
 
     # -- handle -----------------------------------------------------------------------------
     def handle(self, state: DotVotingState, action: Action, actor: Actor) -> list[Event]:
@@ -85,8 +85,9 @@ class DotVoting(Activity):
         if state.spent(participant_id) >= self.config.dots:
             raise Rejection("no_dots_left", N_("You have no dots left. Remove one to move it."))
         if mine >= self.config.max_per_item:
-            raise Rejection("item_full", N_("At most {limit} dots on one item."),
-                            limit=self.config.max_per_item)
+            raise Rejection(
+                "item_full", N_("At most {limit} dots on one item."), limit=self.config.max_per_item
+            )
 
     # -- reduce -----------------------------------------------------------------------------
     def reduce(self, state: DotVotingState, event: Event) -> DotVotingState:
@@ -144,8 +145,10 @@ class DotVoting(Activity):
 
 
 _FACILITATOR_EVENTS = {
-    "close": "dot_voting.closed", "reopen": "dot_voting.reopened",
-    "reveal": "dot_voting.revealed", "hide_results": "dot_voting.results_hidden",
+    "close": "dot_voting.closed",
+    "reopen": "dot_voting.reopened",
+    "reveal": "dot_voting.revealed",
+    "hide_results": "dot_voting.results_hidden",
 }
 
 

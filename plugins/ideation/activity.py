@@ -22,9 +22,13 @@ from palabre.engine import (
 )
 
 P, F = frozenset({"participant"}), frozenset({"facilitator"})
-SCREEN_CARDS = 12
-_PAST = {"close": "ideation.closed", "reopen": "ideation.reopened",
-         "hide": "ideation.hidden", "unhide": "ideation.unhidden"}  # the newest ideas the projector shows; the count says how many in all
+SCREEN_CARDS = 12  # the newest ideas the projector shows; the count says how many in all
+_PAST = {
+    "close": "ideation.closed",
+    "reopen": "ideation.reopened",
+    "hide": "ideation.hidden",
+    "unhide": "ideation.unhidden",
+}
 
 
 # -- config ---------------------------------------------------------------------------------
@@ -71,8 +75,7 @@ class IdeationState:
         return [idea for idea in self.ideas.values() if idea.visible]
 
     def of(self, participant_id: str) -> list[Idea]:
-        return [i for i in self.ideas.values()
-                if i.author == participant_id and not i.withdrawn]
+        return [i for i in self.ideas.values() if i.author == participant_id and not i.withdrawn]
 
 
 class Ideation(Activity):
@@ -81,8 +84,14 @@ class Ideation(Activity):
     Config = IdeationConfig
     config: IdeationConfig
     actions = {
-        "post": P, "edit": P, "withdraw": P,
-        "hide": F, "unhide": F, "merge": F, "close": F, "reopen": F,
+        "post": P,
+        "edit": P,
+        "withdraw": P,
+        "hide": F,
+        "unhide": F,
+        "merge": F,
+        "close": F,
+        "reopen": F,
     }
 
     def initial_state(self, inputs: list[Item]) -> IdeationState:
@@ -114,8 +123,11 @@ class Ideation(Activity):
         texts = self._texts(data)
         mine = state.of(actor.key)
         if len(mine) >= self.config.max_ideas_per_participant:
-            raise Rejection("too_many", N_("You have posted the maximum of {limit} ideas."),
-                            limit=self.config.max_ideas_per_participant)
+            raise Rejection(
+                "too_many",
+                N_("You have posted the maximum of {limit} ideas."),
+                limit=self.config.max_ideas_per_participant,
+            )
         key = duplicate_key(texts["title"])
         if any(duplicate_key(i.title) == key for i in mine):
             raise Rejection("duplicate", N_("You already posted this idea."), field="title")
@@ -123,14 +135,23 @@ class Ideation(Activity):
 
     def _texts(self, data: Any) -> dict[str, Any]:
         c = self.config
-        extra = {f.name: clean_text(data.get(f.name), field=f.name, max_graphemes=f.max_length,
-                                    required=f.required) for f in c.extra_fields}
+        extra = {
+            f.name: clean_text(
+                data.get(f.name), field=f.name, max_graphemes=f.max_length, required=f.required
+            )
+            for f in c.extra_fields
+        }
         return {
             "title": clean_text(data.get("title"), field="title", max_graphemes=c.max_title),
-            "description": clean_text(data.get("description"), field="description",
-                                      max_graphemes=max(c.max_description, 1),
-                                      required=False, multiline=True)
-            if c.max_description else "",
+            "description": clean_text(
+                data.get("description"),
+                field="description",
+                max_graphemes=max(c.max_description, 1),
+                required=False,
+                multiline=True,
+            )
+            if c.max_description
+            else "",
             "extra": extra,
         }
 
@@ -147,8 +168,9 @@ class Ideation(Activity):
         d = event.data
         kind = event.kind.removeprefix("ideation.")
         if kind == "posted":
-            state.ideas[d["idea"]] = Idea(d["idea"], d["title"], d["description"],
-                                          d.get("extra", {}), event.actor)
+            state.ideas[d["idea"]] = Idea(
+                d["idea"], d["title"], d["description"], d.get("extra", {}), event.actor
+            )
         elif kind == "edited":
             idea = state.ideas[d["idea"]]
             idea.title, idea.description = d["title"], d["description"]
@@ -168,15 +190,21 @@ class Ideation(Activity):
         idea_id = event.data.get("idea")
         if event.kind in ("ideation.closed", "ideation.reopened"):
             return super().affected_participants(state, event)
-        authors = {state.ideas[i].author for i in (idea_id, event.data.get("into"))
-                   if i in state.ideas}
+        authors = {
+            state.ideas[i].author for i in (idea_id, event.data.get("into")) if i in state.ideas
+        }
         return authors | {event.actor}
 
     # -- views ------------------------------------------------------------------------------
     def view(self, state: IdeationState, audience: str) -> dict[str, Any]:
         visible = state.visible()
-        base = {"prompt": self.config.prompt, "open": state.open, "count": len(visible),
-                "fields": self.config.extra_fields, "config": self.config}
+        base = {
+            "prompt": self.config.prompt,
+            "open": state.open,
+            "count": len(visible),
+            "fields": self.config.extra_fields,
+            "config": self.config,
+        }
         if audience == "facilitator":
             ideas = [i for i in state.ideas.values() if not i.withdrawn]
             return base | {"ideas": list(reversed(ideas)), "targets": visible}
@@ -186,18 +214,33 @@ class Ideation(Activity):
 
     def personal_view(self, state: IdeationState, participant_id: str) -> dict[str, Any]:
         mine = list(reversed(state.of(participant_id)))
-        return {"mine": mine, "open": state.open, "config": self.config,
-                "left": self.config.max_ideas_per_participant - len(mine)}
+        return {
+            "mine": mine,
+            "open": state.open,
+            "config": self.config,
+            "left": self.config.max_ideas_per_participant - len(mine),
+        }
 
     # -- outputs ----------------------------------------------------------------------------
     def outputs(self, state: IdeationState) -> list[Item]:
-        return [Item(id=i.id, title=i.title, description=i.description,
-                     merged=len(i.merged_from), **i.extra) for i in state.visible()]
+        return [
+            Item(
+                id=i.id,
+                title=i.title,
+                description=i.description,
+                merged=len(i.merged_from),
+                **i.extra,
+            )
+            for i in state.visible()
+        ]
 
     def export(self, state: IdeationState) -> dict[str, Any]:
         return {
-            "ideas": [_public(i) | {"hidden": i.hidden, "withdrawn": i.withdrawn,
-                                    "merged_into": i.merged_into} for i in state.ideas.values()],
+            "ideas": [
+                _public(i)
+                | {"hidden": i.hidden, "withdrawn": i.withdrawn, "merged_into": i.merged_into}
+                for i in state.ideas.values()
+            ],
             "outputs": [item.model_dump() for item in self.outputs(state)],
         }
 
@@ -211,5 +254,10 @@ def _find(state: IdeationState, idea_id: Any) -> Idea:
 
 def _public(idea: Idea) -> dict[str, Any]:
     """An idea as others may see it: never its author."""
-    return {"id": idea.id, "title": idea.title, "description": idea.description,
-            "extra": idea.extra, "merged": len(idea.merged_from)}
+    return {
+        "id": idea.id,
+        "title": idea.title,
+        "description": idea.description,
+        "extra": idea.extra,
+        "merged": len(idea.merged_from),
+    }
