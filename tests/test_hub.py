@@ -2,6 +2,7 @@
 the same bytes; a socket that does not read keeps only the newest view of each stream."""
 
 import asyncio
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +42,7 @@ def connect(service: Service, audience: str, participant: str | None = None) -> 
 
 def act(service: Service, conn: Connection, action: str, data: dict[str, Any]) -> None:
     identity = Identity(service.workshop.id, conn.audience, conn.participant_id)  # type: ignore[arg-type]
-    service.submit(conn, identity, {"id": f"{action}-{len(data)}-{id(data)}", "step": "ideas",
+    service.submit(conn, identity, {"id": uuid.uuid4().hex, "step": "ideas",
                                     "action": action, "data": data})
 
 
