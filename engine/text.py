@@ -12,6 +12,8 @@ from .activity import N_, Rejection
 # Format characters (bidi controls, zero-width joiners…) and spaces: text made only of
 # these looks empty on a screen, so it counts as empty.
 _INVISIBLE_CATEGORIES = {"Cf", "Zs", "Zl", "Zp", "Cc", "Mn", "Me"}
+# The longest emoji sequences (families, flags with tags) take about 35 bytes.
+MAX_CLUSTER_BYTES = 64
 _BIDI_CONTROLS = set("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f")
 
 
@@ -38,14 +40,18 @@ def clean_text(
         if required:
             raise Rejection("empty_text", N_("Please write something."), field=field)
         return ""
-    if grapheme.length(text) > max_graphemes:
+    clusters = list(grapheme.graphemes(text))
+    if len(clusters) > max_graphemes:
         raise Rejection(
             "too_long",
             N_("Too long: at most {limit} characters."),
             field=field,
             limit=max_graphemes,
         )
-    byte_limit = max_bytes if max_bytes is not None else max_graphemes * 16
+    if any(len(cluster.encode("utf-8")) > MAX_CLUSTER_BYTES for cluster in clusters):
+        # A single "character" stacked with hundreds of accents (zalgo) would smear the screen.
+        raise Rejection("invalid_text", N_("This text contains invalid characters."), field=field)
+    byte_limit = max_bytes if max_bytes is not None else max_graphemes * 32
     if len(text.encode("utf-8")) > byte_limit:
         raise Rejection(
             "too_long",
