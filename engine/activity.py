@@ -101,7 +101,7 @@ class Activity:
 
         Must not change `state`: only `reduce` does, so a refused action leaves no trace.
         """
-        raise Rejection("unknown_action", "Unknown action.")
+        raise Rejection("unknown_action", N_("Unknown action."))
 
     def reduce(self, state: Any, event: Event) -> Any:
         """Fold one event into the state. Deterministic: replaying the log rebuilds the state.

@@ -7,6 +7,9 @@ import logging
 import sys
 from pathlib import Path
 
+import pluggy
+
+from .activity import Activity
 from .kits import KitError, load_kit
 from .plugins import PluginError, collect_activities, collect_kits, get_plugin_manager
 from .store import StoreError
@@ -69,14 +72,13 @@ def resolve_kit_path(name: str, kit_paths: list[Path]) -> Path:
     raise KitError(f"{name}: no such kit file, and no bundled kit of that name ({known})")
 
 
-def _kit_paths() -> tuple[list[Path], dict]:  # type: ignore[type-arg]
+def _plugins() -> tuple[pluggy.PluginManager, list[Path], dict[str, type[Activity]]]:
     pm = get_plugin_manager()
-    activities = collect_activities(pm)
-    return [Path(p) for p in collect_kits(pm)], activities
+    return pm, collect_kits(pm), collect_activities(pm)
 
 
 def _kits(args: argparse.Namespace) -> int:
-    paths, activities = _kit_paths()
+    _, paths, activities = _plugins()
     for path in sorted(paths, key=lambda p: p.stem):
         try:
             kit = load_kit(path, activities)
@@ -88,7 +90,7 @@ def _kits(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
-    paths, activities = _kit_paths()
+    _, paths, activities = _plugins()
     kit = load_kit(resolve_kit_path(args.kit, paths), activities)
     print(f"{kit.name}: ok — {kit.title!r}, language {kit.language}, {len(kit.steps)} steps")
     for step in kit.steps:
@@ -101,10 +103,13 @@ def _serve(args: argparse.Namespace) -> int:
     from .server import run_server
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    paths, activities = _kit_paths()
+    pm, paths, activities = _plugins()
     db = Path(args.db)
     kit = None if db.exists() else load_kit(resolve_kit_path(args.kit, paths), activities)
-    return run_server(db, kit, activities, args.host, args.port, args.public_url)
+    if kit is None:
+        # A workshop keeps the kit it started with, so replaying its log stays exact.
+        print(f"Resuming the workshop stored in {db} (with the kit it started with).")
+    return run_server(pm, db, kit, activities, args.host, args.port, args.public_url)
 
 
 if __name__ == "__main__":

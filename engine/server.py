@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pluggy
 import uvicorn
 
 from .activity import Activity
@@ -14,7 +15,6 @@ from .app import create_app
 from .auth import allowed_origins
 from .kits import Kit
 from .network import default_public_url, local_hosts, qr_terminal
-from .plugins import get_plugin_manager
 from .service import Service
 
 
@@ -53,6 +53,7 @@ def uvicorn_config(app: Any, host: str, port: int) -> uvicorn.Config:
 
 
 def build_service(
+    pm: pluggy.PluginManager,
     db: Path,
     kit: Kit | None,
     activities: dict[str, type[Activity]],
@@ -60,7 +61,6 @@ def build_service(
     port: int,
     public_url: str | None,
 ) -> tuple[Service, Any]:
-    pm = get_plugin_manager()
     url = public_url or default_public_url(host, port)
     service = Service(db, kit, activities, pm, url)
     origins = allowed_origins(port, local_hosts(host), url)
@@ -68,6 +68,7 @@ def build_service(
 
 
 def run_server(
+    pm: pluggy.PluginManager,
     db: Path,
     kit: Kit | None,
     activities: dict[str, type[Activity]],
@@ -75,7 +76,7 @@ def run_server(
     port: int,
     public_url: str | None,
 ) -> int:
-    service, app = build_service(db, kit, activities, host, port, public_url)
+    service, app = build_service(pm, db, kit, activities, host, port, public_url)
     logging.getLogger("uvicorn.access").addFilter(RedactSecrets())
     _print_welcome(service, db)
     uvicorn.Server(uvicorn_config(app, host, port)).run()

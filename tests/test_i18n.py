@@ -359,11 +359,12 @@ def test_a_rejection_is_translated_with_its_parameters(renderer: Renderer) -> No
     with pytest.raises(Rejection) as caught:
         activity.handle(state, Action("vote", {"item": "a"}), me)
     message = caught.value.message
-    assert message == "At most {limit} dots on one item."
+    assert message == "This item already has the most dots allowed ({limit})."
     assert caught.value.params == {"limit": 3}
     fr = renderer.gettext("fr", message, {"limit": 3})
     assert fr == "Vous avez atteint le maximum de gommettes sur cette proposition (3)."
-    assert renderer.gettext("en", message, {"limit": 3}) == "At most 3 dots on one item."
+    en = renderer.gettext("en", message, {"limit": 3})
+    assert en == "This item already has the most dots allowed (3)."
     assert renderer.gettext("fr", "Unknown action.") == "Action inconnue."
 
 

@@ -125,7 +125,7 @@ class Ideation(Activity):
         if len(mine) >= self.config.max_ideas_per_participant:
             raise Rejection(
                 "too_many",
-                N_("You have posted the maximum of {limit} ideas."),
+                N_("You have reached the most ideas allowed ({limit})."),
                 limit=self.config.max_ideas_per_participant,
             )
         key = duplicate_key(texts["title"])
