@@ -82,13 +82,21 @@ class LiveEndpoint:
         limit = RateLimit()
         try:
             while True:
-                text = await conn.websocket.receive_text()
+                frame = await conn.websocket.receive()
+                if frame["type"] == "websocket.disconnect":
+                    break
                 if not limit.allow():
                     if limit.strikes >= STRIKES_BEFORE_CLOSE:
                         await conn.websocket.close(code=1008, reason="too many messages")
                         break
                     conn.push_reply(
                         self._error(conn, "slow_down", N_("Too many messages; please slow down."))
+                    )
+                    continue
+                text = frame.get("text")
+                if text is None:  # a binary frame: our clients only send JSON text
+                    conn.push_reply(
+                        self._error(conn, "bad_message", N_("Messages must be JSON text."))
                     )
                     continue
                 self._dispatch(conn, identity, text)

@@ -19,6 +19,7 @@ from typing import Any
 
 import httpx
 import websockets
+from websockets.exceptions import InvalidStatus
 
 URL_LINE = re.compile(r"^(Facilitator|Screen|Join):\s+(\S+)$", re.M)
 
@@ -39,6 +40,8 @@ class Server:
     proc: subprocess.Popen[str] | None = None
     urls: dict[str, str] = field(default_factory=dict)
     output: str = ""
+    # Lines printed after start-up (access log, warnings), kept by the drain thread.
+    later_output: list[str] = field(default_factory=list)
 
     @property
     def base(self) -> str:
@@ -70,7 +73,7 @@ class Server:
         _wait_for_port(self.port, deadline)
         # Keep draining stdout so the server never blocks on a full pipe.
         if os.environ.get("PALABRE_TEST_QUIET", "1") == "1":
-            asyncio_thread_drain(self.proc)
+            asyncio_thread_drain(self.proc, self.later_output)
         return self
 
     def kill(self) -> None:
@@ -92,13 +95,14 @@ class Server:
         return self.urls["join"].rsplit("/", 1)[-1]
 
 
-def asyncio_thread_drain(proc: subprocess.Popen[str]) -> None:
+def asyncio_thread_drain(proc: subprocess.Popen[str], sink: list[str] | None = None) -> None:
     import threading
 
     def drain() -> None:
         assert proc.stdout is not None
-        for _ in proc.stdout:
-            pass
+        for line in proc.stdout:
+            if sink is not None:
+                sink.append(line)
 
     threading.Thread(target=drain, daemon=True).start()
 
@@ -123,7 +127,9 @@ class Client:
         self.regions: dict[str, str] = {}
         self.views: list[dict[str, Any]] = []
         self.acks: dict[str, dict[str, Any]] = {}
+        self.ack_log: list[dict[str, Any]] = []  # every ack, in arrival order (repeats too)
         self.errors: list[dict[str, Any]] = []
+        self.pongs = 0
         self._reader: asyncio.Task[None] | None = None
         self._changed = asyncio.Event()
 
@@ -141,6 +147,16 @@ class Client:
 
     def cookie_header(self) -> str:
         return "; ".join(f"{c.name}={c.value}" for c in self.http.cookies.jar)
+
+    def cookie(self, name: str) -> str | None:
+        return next((c.value for c in self.http.cookies.jar if c.name == name), None)
+
+    def copy(self, server: Server | None = None) -> Client:
+        """Another tab of the same browser (same cookies), possibly on a restarted server."""
+        other = Client(server or self.server, self.audience)
+        for c in self.http.cookies.jar:
+            other.http.cookies.set(c.name, c.value)
+        return other
 
     # -- WebSocket -------------------------------------------------------------------
     async def connect(self, origin: str | None = None) -> Client:
@@ -163,8 +179,11 @@ class Client:
                     self.regions.update(message["regions"])
                 elif message["type"] == "ack":
                     self.acks[message["id"]] = message
+                    self.ack_log.append(message)
                 elif message["type"] == "error":
                     self.errors.append(message)
+                elif message["type"] == "pong":
+                    self.pongs += 1
                 self._changed.set()
         except websockets.ConnectionClosed:
             pass
@@ -177,6 +196,9 @@ class Client:
         await self.ws.send(json.dumps({"type": "act", "id": action_id, "step": step,
                                        "action": action, "data": data or {}}))
         return action_id
+
+    async def send_raw(self, text: str | bytes) -> None:
+        await self.ws.send(text)
 
     async def act(self, action: str, data: dict[str, Any] | None = None,
                   step: str | None = None, action_id: str | None = None) -> dict[str, Any]:
@@ -193,9 +215,160 @@ class Client:
                 await self._changed.wait()
         await asyncio.wait_for(loop(), timeout)
 
+    async def closed(self, timeout: float = 20.0) -> int | None:
+        """Wait until the server closes the socket and every message before it is read;
+        returns the close code."""
+        await asyncio.wait_for(self.ws.wait_closed(), timeout)
+        if self._reader is not None:
+            await asyncio.wait_for(asyncio.shield(self._reader), timeout)
+        return self.ws.close_code  # type: ignore[no-any-return]
+
     async def close(self) -> None:
         if self.ws is not None:
             await self.ws.close()
         if self._reader is not None:
             await asyncio.gather(self._reader, return_exceptions=True)
         self.http.close()
+
+
+# -- helpers shared by the test modules -------------------------------------------------------
+def read_events(db: Path) -> list[dict[str, Any]]:
+    """The events table, in seq order, with `data` decoded."""
+    import sqlite3
+    from contextlib import closing
+
+    with closing(sqlite3.connect(db)) as conn:
+        conn.row_factory = sqlite3.Row
+        rows = conn.execute("SELECT * FROM events ORDER BY seq").fetchall()
+    return [dict(row) | {"data": json.loads(row["data"])} for row in rows]
+
+
+def events_dump(db: Path) -> list[str]:
+    """The events table (schema, then every row in seq order) as text, to compare exactly."""
+    import sqlite3
+    from contextlib import closing
+
+    with closing(sqlite3.connect(db)) as conn:
+        schema = conn.execute(
+            "SELECT sql FROM sqlite_master WHERE tbl_name = 'events' ORDER BY name"
+        ).fetchall()
+        rows = conn.execute("SELECT * FROM events ORDER BY seq").fetchall()
+    return [repr(tuple(row)) for row in schema + rows]
+
+
+def pragma(db: Path, name: str) -> list[Any]:
+    import sqlite3
+    from contextlib import closing
+
+    with closing(sqlite3.connect(db)) as conn:
+        return [row[0] for row in conn.execute(f"PRAGMA {name}").fetchall()]
+
+
+async def handshake_status(server: Server, audience: str, cookie: str = "",
+                           origin: str | None = "", path: str | None = None) -> int:
+    """HTTP status of a WebSocket handshake: 101 if accepted (then closed), else the refusal.
+
+    `origin=""` sends the server's own origin; `origin=None` sends no Origin header at all.
+    """
+    url = server.base.replace("http", "ws", 1) + (path or f"/ws?as={audience}")
+    headers = {"Cookie": cookie} if cookie else {}
+    try:
+        ws = await websockets.connect(url, origin=server.base if origin == "" else origin,  # type: ignore[arg-type]
+                                      additional_headers=headers, open_timeout=20)
+    except InvalidStatus as exc:
+        return int(exc.response.status_code)
+    await ws.close()
+    return 101
+
+
+async def close_all(*clients: Client) -> None:
+    await asyncio.gather(*(c.close() for c in clients), return_exceptions=True)
+
+
+def attr_values(html: str, attr: str) -> list[str]:
+    """Values of an attribute in document order, e.g. attr_values(html, "data-arg-item")."""
+    return re.findall(rf'{re.escape(attr)}="([^"]*)"', html)
+
+
+def bars(html: str) -> dict[str, int]:
+    """Dot-voting result bars: item id -> dots shown."""
+    return {item: int(n) for item, n in
+            re.findall(r'data-key="bar-([^"]+)".*?class="bar__value">(\d+)<', html, re.S)}
+
+
+def ballot(personal: str) -> dict[str, int]:
+    """A participant's own dots per item, from their personal dot-voting region."""
+    return {item: int(n) for item, n in
+            re.findall(r'data-key="vote-([^"]+)".*?data-mine="(\d+)"', personal, re.S)}
+
+
+def dots_spent(personal: str) -> int:
+    return personal.count("dot--spent")
+
+
+def cards(html: str) -> dict[str, str]:
+    """Idea cards: data-key -> unescaped title, in document order."""
+    import html as html_lib
+
+    return {key: html_lib.unescape(title) for key, title in re.findall(
+        r'<li class="card[^"]*" data-key="([^"]+)">\s*<p class="card__title" dir="auto">'
+        r'(.*?)</p>', html, re.S)}
+
+
+def run(coro: Any, timeout: float = 120.0) -> Any:
+    """Run one test's async body, with a generous bound so a hang fails instead of blocking."""
+    return asyncio.run(asyncio.wait_for(coro, timeout))
+
+
+async def eventually(client: Client, predicate: Any, what: str, timeout: float = 20.0) -> None:
+    """Wait for a view or ack to satisfy `predicate`; fail saying what never happened."""
+    try:
+        await client.wait_for(predicate, timeout)
+    except (TimeoutError, ConnectionError) as exc:
+        regions = {k: v[:1500] for k, v in client.regions.items()}
+        raise AssertionError(f"{client.audience}: {what} ({exc!r}); latest regions: "
+                             f"{regions}") from None
+
+
+# -- pytest fixtures (import them into a test module to use them) ------------------------------
+def _stop_all(servers: list[Server]) -> None:
+    for server in servers:
+        if server.proc is not None and server.proc.poll() is None:
+            server.stop()
+
+
+def _server_fixtures() -> tuple[Any, Any]:
+    import pytest
+
+    @pytest.fixture
+    def start_server(tmp_path: Path) -> Any:
+        """`start_server(db=None, kit="quick-start", **fields)` -> a started Server, stopped
+        (SIGINT, then SIGKILL) at teardown."""
+        started: list[Server] = []
+
+        def start(db: Path | None = None, kit: str = "quick-start", **fields: Any) -> Server:
+            server = Server(db or tmp_path / "workshop.db", kit=kit, **fields)
+            started.append(server)
+            return server.start()
+
+        yield start
+        _stop_all(started)
+
+    @pytest.fixture(scope="module")
+    def module_servers(tmp_path_factory: Any) -> Any:
+        """Like start_server, shared by a module: `module_servers(name, kit=...)`."""
+        started: list[Server] = []
+
+        def start(name: str = "workshop", kit: str = "quick-start", **fields: Any) -> Server:
+            db = tmp_path_factory.mktemp(name) / f"{name}.db"
+            server = Server(db, kit=kit, **fields)
+            started.append(server)
+            return server.start()
+
+        yield start
+        _stop_all(started)
+
+    return start_server, module_servers
+
+
+start_server, module_servers = _server_fixtures()
