@@ -23,7 +23,7 @@ def require_chromium() -> None:
     if CHROMIUM.exists():
         return
     if os.environ.get("PALABRE_REQUIRE_BROWSER") == "1":
-        pytest.fail("Chromium is required (apt-get install chromium) but /usr/bin/chromium is missing")
+        pytest.fail("Chromium is required (apt-get install chromium): /usr/bin/chromium missing")
     pytest.skip("Chromium not installed (apt-get install chromium)")
 
 

@@ -56,7 +56,8 @@ def test_the_wheel_installs_in_a_fresh_venv_and_serves_every_surface(
     try:
         with httpx.Client(base_url=server.base, follow_redirects=True, timeout=20) as http:
             facilitator = http.get(server.urls["facilitator"])
-            assert facilitator.status_code == 200 and 'data-audience="facilitator"' in facilitator.text
+            assert facilitator.status_code == 200
+            assert 'data-audience="facilitator"' in facilitator.text
             screen = http.get(server.urls["screen"])
             assert screen.status_code == 200 and "<svg" in screen.text  # the join QR
             assert http.get("/-/static/palabre.js").status_code == 200
