@@ -7,27 +7,24 @@
 
   const body = document.body;
   const AUDIENCE = body.dataset.audience || 'participant';
-  const FALLBACK = {
-    sent: 'Envoyé', offline: 'Hors ligne…', reconnecting: 'Reconnexion…', rejected: 'Refusé',
-  };
+  const LIVE = body.hasAttribute('data-ws');   // home/join/error pages have no socket
+  const FALLBACK = { sent: 'Envoyé', offline: 'Hors ligne…', reconnecting: 'Reconnexion…', rejected: 'Refusé' };
   const TEXT = Object.assign({}, FALLBACK, readJson(body.dataset.i18n));
   const PING_EVERY = 15000;   // contract: ping every 15 s…
   const DEAD_AFTER = 10000;   // …and give up on a socket silent for 10 s after it
   const NEW_CARD_MS = 1500;
+  const MAX_DENSITY = 5;      // levels d1…d5 in palabre.css
   const FIELDS = 'input, textarea, select, [contenteditable]';
   const NOT_DRAFTED = /^(hidden|checkbox|radio|password|file|submit|button|reset|image)$/;
 
   const pending = new Map();   // action id -> {msg, el, disabled}; re-sent with the SAME id
   const edited = new WeakSet(); // forms (or lone fields) typed in since their last ok ack
   const lastHtml = {};          // region -> latest server HTML, re-applied once protection ends
-  let ws = null;
-  let attempt = 0;
-  let lastSeq = {};
+  let ws = null, attempt = 0, lastSeq = {};
+  let guarded = new Set();      // ancestors of protected elements, during one morph
   let retryTimer = 0, pingTimer = 0, deadTimer = 0, statusTimer = 0, toastTimer = 0;
 
-  function readJson(text) {
-    try { return JSON.parse(text || '{}') || {}; } catch { return {}; }
-  }
+  function readJson(text) { try { return JSON.parse(text || '{}') || {}; } catch { return {}; } }
   const t = (key) => TEXT[key] || FALLBACK[key] || key;
 
   // crypto.randomUUID only exists in secure contexts; a workshop LAN on plain http
@@ -44,7 +41,7 @@
   /* ---------- connection ---------- */
 
   function wsUrl() {
-    const path = body.dataset.ws || '/ws';
+    const path = body.dataset.ws;
     if (/^wss?:\/\//.test(path)) return path;
     return `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}${path}`;
   }
@@ -110,6 +107,7 @@
 
   // Phone woke up, tab came back, or the network returned: don't wait for the backoff.
   function wake() {
+    if (!LIVE) return;
     if (!ws) { attempt = 0; connect(); } else if (ws.readyState === WebSocket.OPEN) ping();
   }
 
@@ -136,13 +134,15 @@
     if (box.textContent || state === 'offline') show(); else statusTimer = setTimeout(show, 1200);
   }
 
+  // toast('') hides it: an "Envoyé" still showing must not contradict a fresh refusal.
   function toast(text, isError) {
     const box = document.getElementById('toast');
     if (!box) return;
+    clearTimeout(toastTimer);
+    box.classList.toggle('is-visible', Boolean(text));
+    if (!text) return;
     box.textContent = text;
     box.classList.toggle('toast--error', Boolean(isError));
-    box.classList.add('is-visible');
-    clearTimeout(toastTimer);
     toastTimer = setTimeout(() => box.classList.remove('is-visible'), isError ? 6000 : 2500);
   }
 
@@ -161,6 +161,7 @@
 
   function applyRegions(regions) {
     const focus = saveFocus();
+    guarded = guardedAncestors();
     for (const [name, html] of Object.entries(regions)) {
       const el = document.querySelector(`[data-region="${CSS.escape(name)}"]`);
       if (!el || typeof html !== 'string') continue;
@@ -170,23 +171,36 @@
       restoreDrafts(el);
     }
     restoreFocus(focus);
+    fitScreen();
+  }
+
+  // The projector never scrolls: raise main's density level (cumulative tokens "d1 d2 …",
+  // see palabre.css) only while its content overflows, so grids shrink no more than needed.
+  // All in one task, so the browser never paints the intermediate levels.
+  function fitScreen() {
+    const main = AUDIENCE === 'screen' && document.querySelector('[data-region="main"]');
+    if (!main) return;
+    const boxes = [main, ...main.querySelectorAll(':scope > *, .screen-activity, .cards, .bars')];
+    const overflows = () => boxes.some((el) => el.scrollHeight > el.clientHeight + 1);
+    const levels = [];
+    main.dataset.density = '';
+    while (levels.length < MAX_DENSITY && overflows()) {
+      levels.push(`d${levels.length + 1}`);
+      main.dataset.density = levels.join(' ');
+    }
   }
 
   // Moving a node that contains the focus blurs it; remember caret to put it back.
   function saveFocus() {
     const el = document.activeElement;
     if (!el || el === body) return null;
-    const s = { el, start: null, end: null };
-    try { s.start = el.selectionStart; s.end = el.selectionEnd; } catch { /* no caret */ }
-    return s;
+    try { return { el, start: el.selectionStart, end: el.selectionEnd }; } catch { return { el }; }
   }
 
   function restoreFocus(s) {
     if (!s || !s.el.isConnected || document.activeElement === s.el) return;
     s.el.focus({ preventScroll: true });
-    if (typeof s.start === 'number') {
-      try { s.el.setSelectionRange(s.start, s.end); } catch { /* not a text field */ }
-    }
+    try { if (typeof s.start === 'number') s.el.setSelectionRange(s.start, s.end); } catch { /* no caret */ }
   }
 
   // Identity for matching old and new nodes: id, data-key, or a form's step+action.
@@ -210,6 +224,17 @@
     if (edited.has(el) || el.getAttribute('aria-busy') === 'true') return true;
     const a = document.activeElement;
     return Boolean(a && a !== body && a.matches(FIELDS) && (a.form || a) === el);
+  }
+
+  // Elements containing the user's work keep their own attributes (a <details> stays open,
+  // a card keeps its class); only their children are patched around the protected part.
+  function guardedAncestors() {
+    const set = new Set();
+    for (const el of document.querySelectorAll(`form, ${FIELDS}, [aria-busy="true"]`)) {
+      if (!isProtected(el)) continue;
+      for (let p = el.parentElement; p && !set.has(p); p = p.parentElement) set.add(p);
+    }
+    return set;
   }
 
   function morphChildren(oldParent, newParent) {
@@ -242,7 +267,7 @@
       return;
     }
     if (isProtected(old)) return;
-    syncAttrs(old, fresh);
+    if (!guarded.has(old)) syncAttrs(old, fresh);
     if (old.tagName === 'TEXTAREA') {
       old.defaultValue = fresh.defaultValue;
       old.value = fresh.defaultValue;
@@ -257,7 +282,9 @@
   function syncAttrs(old, fresh) {
     const wasNew = old.classList.contains('card--new');   // client-owned class survives the morph
     for (const a of Array.from(old.attributes)) {
-      if (!fresh.hasAttributeNS(a.namespaceURI, a.localName)) old.removeAttributeNS(a.namespaceURI, a.localName);
+      if (fresh.hasAttributeNS(a.namespaceURI, a.localName)) continue;
+      if (a.name === 'open' && old.tagName === 'DETAILS') continue;   // the user opened it
+      old.removeAttributeNS(a.namespaceURI, a.localName);
     }
     for (const a of fresh.attributes) {
       if (old.getAttributeNS(a.namespaceURI, a.localName) !== a.value) {
@@ -286,9 +313,7 @@
 
   function draftGet(key) { try { return sessionStorage.getItem(key); } catch { return null; } }
   function draftSet(key, value) {
-    try {
-      if (value) sessionStorage.setItem(key, value); else sessionStorage.removeItem(key);
-    } catch { /* quota or privacy mode */ }
+    try { if (value) sessionStorage.setItem(key, value); else sessionStorage.removeItem(key); } catch { /* full */ }
   }
 
   function restoreDrafts(root) {
@@ -366,7 +391,10 @@
 
   function onRejected(el, error) {
     const text = (error && error.message) || t('rejected');
-    if (!setFeedback(el, text)) toast(text, true);
+    toast(setFeedback(el, text) ? '' : text, true);
+    const name = error && error.field;
+    const field = name && el && el.tagName === 'FORM' && el.querySelector(`[name="${CSS.escape(name)}"]`);
+    if (field) field.setAttribute('aria-invalid', 'true');   // the server named the faulty field
   }
 
   function setFeedback(el, text) {
@@ -383,6 +411,7 @@
     const data = {};
     for (const [k, v] of new FormData(form)) if (typeof v === 'string') data[k] = v;
     setFeedback(form, '');
+    for (const f of form.querySelectorAll('[aria-invalid]')) f.removeAttribute('aria-invalid');
     act(form, form.getAttribute('data-action'), form.getAttribute('data-step'), data);
   }
 
@@ -400,31 +429,21 @@
     act(btn, btn.getAttribute('data-action'), btn.getAttribute('data-step'), data);
   }
 
-  // Ctrl/Cmd+Enter sends a textarea's form, as in most chat and comment boxes.
-  function onKeydown(e) {
-    const f = e.target;
-    if (e.key !== 'Enter' || !(e.ctrlKey || e.metaKey) || !(f instanceof HTMLTextAreaElement)) return;
-    if (!f.form || !f.form.hasAttribute('data-action')) return;
-    e.preventDefault();
-    if (f.form.requestSubmit) f.form.requestSubmit();
-    else f.form.dispatchEvent(new Event('submit', { bubbles: true, cancelable: true }));
-  }
-
   /* ---------- start ---------- */
 
   document.addEventListener('input', onInput);
   document.addEventListener('submit', onSubmit);
   document.addEventListener('click', onClick);
-  document.addEventListener('keydown', onKeydown);
   document.addEventListener('visibilitychange', () => {
     if (document.visibilityState === 'visible') wake();
   });
   window.addEventListener('online', wake);
   window.addEventListener('pageshow', wake);
+  window.addEventListener('resize', fitScreen);
   // The browser knows the network is gone: stop trusting the socket now, not 25 s later.
-  window.addEventListener('offline', () => { if (ws) dropSocket(); else setStatus('offline'); });
+  window.addEventListener('offline', () => { if (ws) dropSocket(); else if (LIVE) setStatus('offline'); });
 
   restoreDrafts(document);
-  setStatus('reconnecting');
-  connect();
+  fitScreen();
+  if (LIVE) { setStatus('reconnecting'); connect(); }
 })();
