@@ -86,7 +86,9 @@ class DotVoting(Activity):
             raise Rejection("no_dots_left", N_("You have no dots left. Remove one to move it."))
         if mine >= self.config.max_per_item:
             raise Rejection(
-                "item_full", N_("This item already has the most dots allowed ({limit})."), limit=self.config.max_per_item
+                "item_full",
+                N_("This item already has the most dots allowed ({limit})."),
+                limit=self.config.max_per_item,
             )
 
     # -- reduce -----------------------------------------------------------------------------
