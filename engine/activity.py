@@ -6,9 +6,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
-Role = Literal["facilitator", "screen", "participant"]
+Role = Literal["facilitator", "screen", "participant", "juror"]
 Audience = Literal["facilitator", "screen", "participant"]
 ALL: frozenset[str] = frozenset({"*"})
 
@@ -34,10 +34,15 @@ class Rejection(Exception):
 
 @dataclass(frozen=True)
 class Actor:
-    """Who sent an action: a role and, for participants, their stable id."""
+    """Who acts or looks: a role and, for people with a phone, their stable id, the name
+    they chose, their table (if the kit seats people at tables) and whether they captain it.
+    Jurors are people with a phone whose role is "juror"."""
 
     role: Role
     participant_id: str | None = None
+    name: str = ""
+    table: int | None = None
+    captain: bool = False
 
     @property
     def key(self) -> str:
@@ -46,8 +51,12 @@ class Actor:
 
 @dataclass(frozen=True)
 class Action:
+    """What someone asked for. `at` is the server's clock when it arrived (seconds since the
+    epoch): use it for deadlines, never `time.time()`, so tests can control time."""
+
     name: str
     data: Mapping[str, Any]
+    at: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -60,14 +69,30 @@ class Event:
 
 
 class Item(BaseModel):
-    """What flows from one step to the next: an idea, a problem, a challenge, a project."""
+    """What flows from one step to the next: a problem, an axis, an idea, a team, a project.
+
+    `origin` holds the items this one came from (an axis holds its problems, a project its
+    axis, a team its project), so any result can be traced back to the diagnosis.
+    `group` is a label shared by related items (a theme, an axis title).
+    """
 
     model_config = ConfigDict(extra="allow")
 
     id: str
     title: str
     description: str = ""
+    kind: str = ""
+    group: str = ""
     score: float | None = None
+    origin: list[Item] = Field(default_factory=list)
+
+    def trail(self) -> list[Item]:
+        """Every ancestor, nearest first (depth-first through `origin`)."""
+        found: list[Item] = []
+        for parent in self.origin:
+            found.append(parent)
+            found.extend(parent.trail())
+        return found
 
 
 class ActivityConfig(BaseModel):
@@ -91,6 +116,8 @@ class Activity:
 
     def __init__(self, config: ActivityConfig) -> None:
         self.config = config
+        # Everyone who joined, by participant id; kept current by the engine, read-only here.
+        self.roster: Mapping[str, Actor] = {}
 
     def initial_state(self, inputs: list[Item]) -> Any:
         """The state of a step when it first opens; `inputs` are the `from` step's outputs."""
@@ -124,9 +151,9 @@ class Activity:
         """
         return {}
 
-    def personal_view(self, state: Any, participant_id: str) -> dict[str, Any]:
-        """A participant's own part (dots left, their ideas), rendered with
-        `<slug>/personal.html`."""
+    def personal_view(self, state: Any, me: Actor) -> dict[str, Any]:
+        """One person's own part (dots left, their ideas, a juror's score sheet), rendered
+        with `<slug>/personal.html`."""
         return {}
 
     def outputs(self, state: Any) -> list[Item]:

@@ -7,7 +7,6 @@ import contextlib
 import secrets
 from collections.abc import AsyncIterator
 from typing import Any
-from urllib.parse import parse_qs
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -17,13 +16,12 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 
-from .activity import N_, Rejection
+from .activity import N_
 from .auth import COOKIE_NAMES, LANG_COOKIE, Identity, RoleName, normalise_join_code, same_secret
 from .kits import LANGUAGES
 from .plugins import plugin_names
 from .render import DISPLAYS_DIR, activity_dir
 from .service import Service
-from .text import clean_text
 
 MAX_FORM_BYTES = 4096
 COOKIE_MAX_AGE = 60 * 60 * 24 * 14  # a workshop, its follow-up days, and a margin
@@ -76,8 +74,11 @@ class Pages:
     def identity(self, request: Request | WebSocket, role: RoleName) -> Identity | None:
         identity = self.service.signer.read(role, request.cookies.get(COOKIE_NAMES[role]))
         if identity and role == "participant":
-            if identity.participant_id not in self.service.workshop.participants:
+            person = self.service.workshop.roster.get(identity.participant_id)
+            if person is None:
                 return None
+            # Jurors carry a participant cookie; their role comes from the roster.
+            return Identity(identity.workshop_id, person.actor.role, identity.participant_id)
         return identity
 
     def page(
@@ -132,7 +133,7 @@ class Pages:
     def _login_redirect(self, target: str, role: RoleName) -> Response:
         # Swap the link for a cookie and leave the secret out of the address bar and history.
         response = RedirectResponse(target, status_code=303)
-        self._set_cookie(response, role, self.service.signer.sign(role))
+        self.set_cookie(response, role, self.service.signer.sign(role))
         return response
 
     async def facilitator(self, request: Request) -> Response:
@@ -155,46 +156,6 @@ class Pages:
         code = normalise_join_code(request.query_params.get("code", ""))
         return RedirectResponse(f"/j/{code}" if code else "/", status_code=303)
 
-    async def join_page(self, request: Request) -> Response:
-        if not self._code_ok(request):
-            return self.refuse(request, N_("Unknown join code. Check the code on the screen."), 404)
-        if self.identity(request, "participant"):
-            return RedirectResponse("/p", status_code=303)
-        return self.page(
-            request,
-            "join.html",
-            {"code": self.service.secrets.join_code, "error": None, "name": ""},
-        )
-
-    async def join_submit(self, request: Request) -> Response:
-        if not self._code_ok(request):
-            return self.refuse(request, N_("Unknown join code. Check the code on the screen."), 404)
-        existing = self.identity(request, "participant")
-        if existing:
-            return RedirectResponse("/p", status_code=303)
-        form = await _read_form(request)
-        lang = self.lang_for(request)
-        try:
-            name = clean_text(form.get("name"), field="name", max_graphemes=40, required=False)
-        except Rejection as rejection:
-            error = self.service.renderer.gettext(lang, rejection.message, rejection.params)
-            return self.page(
-                request,
-                "join.html",
-                {
-                    "code": self.service.secrets.join_code,
-                    "error": error,
-                    "name": form.get("name", ""),
-                },
-                status=400,
-            )
-        participant_id = self.service.join(name, lang)
-        response = RedirectResponse("/p", status_code=303)
-        self._set_cookie(
-            response, "participant", self.service.signer.sign("participant", participant_id)
-        )
-        return response
-
     async def participant(self, request: Request) -> Response:
         identity = self.identity(request, "participant")
         if identity is None:
@@ -213,11 +174,7 @@ class Pages:
             )
         return response
 
-    def _code_ok(self, request: Request) -> bool:
-        code = normalise_join_code(request.path_params["code"])
-        return same_secret(code, self.service.secrets.join_code)
-
-    def _set_cookie(self, response: Response, role: RoleName, value: str) -> None:
+    def set_cookie(self, response: Response, role: RoleName, value: str) -> None:
         response.set_cookie(
             COOKIE_NAMES[role],
             value,
@@ -235,22 +192,14 @@ class Pages:
         return JSONResponse({"ok": True, "step": self.service.workshop.current_step.step.id})
 
 
-async def _read_form(request: Request) -> dict[str, str]:
-    body = b""
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_FORM_BYTES:
-            break
-    fields = parse_qs(body[:MAX_FORM_BYTES].decode("utf-8", "replace"), max_num_fields=10)
-    return {key: values[0] for key, values in fields.items()}
-
-
 def create_app(
     service: Service, origins: frozenset[str], extra_routes: list[BaseRoute] | None = None
 ) -> Starlette:
+    from .joining import JoinPages
     from .live import LiveEndpoint
 
     pages = Pages(service, origins)
+    joining = JoinPages(pages)
     routes: list[BaseRoute] = list(extra_routes or [])
     for hook_routes in service.pm.hook.register_routes():
         routes.extend(hook_routes or [])
@@ -261,8 +210,10 @@ def create_app(
     routes += [
         Route("/", pages.home),
         Route("/j", pages.join_by_form),
-        Route("/j/{code}", pages.join_page, methods=["GET"]),
-        Route("/j/{code}", pages.join_submit, methods=["POST"]),
+        Route("/j/{code}", joining.join_page, methods=["GET"]),
+        Route("/j/{code}", joining.join_submit, methods=["POST"]),
+        Route("/jury/{token}", joining.jury_page, methods=["GET"]),
+        Route("/jury/{token}", joining.jury_submit, methods=["POST"]),
         Route("/p", pages.participant),
         Route("/f/{secret}", pages.facilitator_login),
         Route("/facilitator", pages.facilitator),

@@ -9,7 +9,7 @@ from typing import Literal
 
 from itsdangerous import BadSignature, URLSafeSerializer
 
-from .activity import Actor
+from .activity import Role
 
 COOKIE_NAMES = {"facilitator": "palabre_f", "screen": "palabre_s", "participant": "palabre_p"}
 LANG_COOKIE = "palabre_lang"
@@ -37,12 +37,11 @@ def same_secret(given: str, expected: str) -> bool:
 
 @dataclass(frozen=True)
 class Identity:
-    workshop_id: str
-    role: RoleName
-    participant_id: str | None = None
+    """Who a cookie says this is; jurors hold a participant cookie and the roster's role."""
 
-    def actor(self) -> Actor:
-        return Actor(self.role, self.participant_id)
+    workshop_id: str
+    role: Role
+    participant_id: str | None = None
 
 
 class CookieSigner:

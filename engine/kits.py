@@ -26,6 +26,7 @@ class WorkshopSection(BaseModel):
     language: str = "fr"
     place: str = ""
     date: str = ""
+    tables: int = Field(default=0, ge=0, le=300)
 
 
 class StepSection(BaseModel):
@@ -64,6 +65,7 @@ class Kit:
     place: str
     date: str
     steps: tuple[Step, ...]
+    tables: int = 0
 
     def step(self, step_id: str) -> Step:
         for step in self.steps:
@@ -96,7 +98,7 @@ def parse_kit(text: str, name: str, activities: dict[str, type[Activity]]) -> Ki
         )
     steps = tuple(_build_steps(name, kit_file.steps, activities))
     w = kit_file.workshop
-    return Kit(name, text, w.title, w.language, w.place, w.date, steps)
+    return Kit(name, text, w.title, w.language, w.place, w.date, steps, w.tables)
 
 
 def _build_steps(

@@ -59,7 +59,8 @@ class LiveEndpoint:
             return
         await websocket.accept()
         lang = self.identify.lang_for(websocket)
-        conn = Connection(websocket, identity.role, lang, identity.participant_id)
+        audience = "participant" if identity.role == "juror" else identity.role
+        conn = Connection(websocket, audience, lang, identity.participant_id)
         await self._serve(conn, identity)
 
     def _identity(self, websocket: WebSocket) -> Identity | None:

@@ -7,6 +7,8 @@ import asyncio
 import logging
 import os
 import secrets
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,8 +35,19 @@ class Secrets:
     workshop_id: str
     facilitator_secret: str
     screen_token: str
+    jury_token: str
     join_code: str
     cookie_key: str
+
+
+_SECRET_MAKERS: dict[str, Callable[[], str]] = {
+    "workshop_id": lambda: secrets.token_urlsafe(12),
+    "facilitator_secret": new_facilitator_secret,
+    "screen_token": lambda: secrets.token_urlsafe(16),
+    "jury_token": lambda: secrets.token_urlsafe(16),
+    "join_code": new_join_code,
+    "cookie_key": lambda: secrets.token_urlsafe(32),
+}
 
 
 @dataclass
@@ -67,7 +80,9 @@ class Service:
         self.signer = CookieSigner(self.secrets.cookie_key, self.secrets.workshop_id)
         self.renderer = Renderer(activities, pm)
         self.public_url = public_url.rstrip("/")
+        self.clock_offset = 0.0  # moved only by tests, through PALABRE_TEST_CLOCK
         self.views = Views(self.workshop, self.renderer, self._join_info())
+        self.views.clock = self.clock
         self.hub = Hub(self.views)
         self._tick = Tick()
         self._touched: set[str] = set()
@@ -76,24 +91,14 @@ class Service:
 
     # -- start-up ----------------------------------------------------------------------
     def _load_or_create_secrets(self, meta: dict[str, str], kit: Kit) -> Secrets:
-        if "workshop_id" not in meta:
-            meta = {
-                "workshop_id": secrets.token_urlsafe(12),
-                "facilitator_secret": new_facilitator_secret(),
-                "screen_token": secrets.token_urlsafe(16),
-                "join_code": new_join_code(),
-                "cookie_key": secrets.token_urlsafe(32),
-                "kit": kit.text,
-                "kit_name": kit.name,
-            }
-            self.store.set_meta(meta)
-        return Secrets(
-            meta["workshop_id"],
-            meta["facilitator_secret"],
-            meta["screen_token"],
-            meta["join_code"],
-            meta["cookie_key"],
-        )
+        # Missing keys are made once and kept: a database from an older version gains them.
+        missing = {key: make() for key, make in _SECRET_MAKERS.items() if key not in meta}
+        if "kit" not in meta:
+            missing |= {"kit": kit.text, "kit_name": kit.name}
+        if missing:
+            self.store.set_meta(missing)
+            meta = meta | missing
+        return Secrets(**{key: meta[key] for key in _SECRET_MAKERS})
 
     def _replay(self) -> None:
         count = 0
@@ -123,10 +128,24 @@ class Service:
     def join_url(self) -> str:
         return self.views.join.url
 
+    def jury_url(self) -> str:
+        return f"{self.public_url}/jury/{self.secrets.jury_token}"
+
+    def clock(self) -> float:
+        return time.time() + self.clock_offset
+
     # -- actions -----------------------------------------------------------------------
-    def join(self, name: str, lang: str) -> str:
-        """Record a new participant now (synchronously committed) and return their id."""
-        event = self.workshop.join_event(name, lang)
+    def join(
+        self,
+        name: str,
+        lang: str,
+        role: str = "participant",
+        table: int | None = None,
+        captain: bool = False,
+    ) -> str:
+        """Record a new participant now (synchronously committed) and return their id.
+        Raises Rejection (unknown table, captain already taken)."""
+        event = self.workshop.join_event(name, lang, role, table, captain)
         self._tick.changes.add(self.workshop.apply(event))
         self._tick.events.append(event)
         self.commit_tick()  # the join page redirects only once the participant is on disk
@@ -135,7 +154,7 @@ class Service:
     def submit(self, conn: Connection, identity: Identity, message: dict[str, Any]) -> None:
         """Decide and apply an action at once; its ack waits for the tick's commit."""
         action_id = str(message.get("id", ""))[:64]
-        actor = identity.actor()
+        actor = self.workshop.actor_for(identity.role, identity.participant_id)
         previous = self.workshop.seen_actions.get((actor.key, action_id)) if action_id else None
         if previous is not None:
             self._reply_after_commit(
@@ -149,6 +168,7 @@ class Service:
                 str(message["action"]),
                 message.get("data") or {},
                 action_id,
+                at=self.clock(),
             )
         except Rejection as rejection:
             conn.push_reply(encode(self._rejection(action_id, rejection, conn.lang)))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,6 +33,7 @@ class Views:
         self.renderer = renderer
         self.join = join
         self.connected = 0  # participant devices with a live socket, shown to the facilitator
+        self.clock = time.time
 
     def shared(self, audience: str, lang: str) -> dict[str, str]:
         ctx = self._context(audience, lang)
@@ -41,13 +43,14 @@ class Views:
         return regions
 
     def personal(self, participant_id: str, lang: str) -> dict[str, str]:
+        me = self.workshop.actor_for("participant", participant_id)
         runtime = self.workshop.current_step
         template = f"{runtime.activity.slug}/personal.html"
         if not runtime.opened or not self.renderer.has_template(template):
             return {"personal": ""}
-        ctx = self._context("participant", lang) | {"me": participant_id}
+        ctx = self._context("participant", lang) | {"me": me}
         try:
-            view = runtime.activity.personal_view(runtime.state, participant_id)
+            view = runtime.activity.personal_view(runtime.state, me)
             return {"personal": self.renderer.render(lang, template, ctx | {"view": view})}
         except Exception as exc:
             return {"personal": self._failure("participant", lang, ctx, exc)}
@@ -91,6 +94,7 @@ class Views:
             "current": w.current,
             "join": self.join,
             "join_shown": w.join_visible(),
-            "participants_joined": len(w.participants),
+            "participants_joined": len(w.roster),
+            "now": self.clock(),
             "participants_connected": self.connected,
         }

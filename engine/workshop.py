@@ -7,7 +7,6 @@ open) can never be raced by another socket.
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,6 +14,7 @@ from typing import Any
 from .activity import ALL, N_, Action, Activity, Actor, Event, Item, Rejection
 from .events import StoredEvent
 from .kits import Kit, Step
+from .roster import ROSTER_ACTIONS, Roster
 from .store import now
 
 WORKSHOP_ACTIONS: dict[str, frozenset[str]] = {
@@ -23,14 +23,6 @@ WORKSHOP_ACTIONS: dict[str, frozenset[str]] = {
     "goto": frozenset({"facilitator"}),
     "toggle_join": frozenset({"facilitator"}),
 }
-
-
-@dataclass
-class Participant:
-    id: str
-    name: str
-    lang: str
-    joined_at: float
 
 
 @dataclass
@@ -59,10 +51,12 @@ class Workshop:
     def __init__(self, kit: Kit, workshop_id: str) -> None:
         self.kit = kit
         self.id = workshop_id
+        self.roster = Roster(kit.tables)
         self.steps = [StepRuntime(s, s.activity(s.config)) for s in kit.steps]
+        for runtime in self.steps:
+            runtime.activity.roster = self.roster.actors
         self.current = 0
         self.join_shown = False
-        self.participants: dict[str, Participant] = {}
         self.seq = 0
         # (actor key, client action id) -> seq of its first event (0: accepted, no event)
         self.seen_actions: dict[tuple[str, str], int] = {}
@@ -78,9 +72,22 @@ class Workshop:
     def join_visible(self) -> bool:
         return self.join_shown or self.current_step.step.show_join
 
+    def actor_for(self, role: str, participant_id: str | None) -> Actor:
+        """The acting person as they are now (table and captaincy may have changed)."""
+        person = self.roster.get(participant_id)
+        if person is not None:
+            return person.actor
+        return Actor(role, participant_id)  # type: ignore[arg-type]
+
     # -- deciding -----------------------------------------------------------------------
     def decide(
-        self, actor: Actor, step_id: str | None, name: str, data: dict[str, Any], action_id: str
+        self,
+        actor: Actor,
+        step_id: str | None,
+        name: str,
+        data: dict[str, Any],
+        action_id: str,
+        at: float = 0.0,
     ) -> list[StoredEvent]:
         """The events an action causes, numbered but not yet applied. Raises Rejection."""
         if step_id is None:
@@ -89,18 +96,21 @@ class Workshop:
         else:
             runtime = self._open_step(step_id)
             _authorise(runtime.activity.actions, actor, name)
-            events = runtime.activity.handle(runtime.state, Action(name, data), actor)
+            events = runtime.activity.handle(runtime.state, Action(name, data, at), actor)
             target = step_id
         return [self._stamp(e, target, actor, action_id) for e in events]
 
-    def join_event(self, name: str, lang: str) -> StoredEvent:
-        participant_id = secrets.token_urlsafe(16)
-        event = Event(
-            "participant.joined",
-            {"participant": participant_id, "name": name, "lang": lang},
-            participant_id,
-        )
-        return self._stamp(event, "", Actor("participant", participant_id), "")
+    def join_event(
+        self,
+        name: str,
+        lang: str,
+        role: str = "participant",
+        table: int | None = None,
+        captain: bool = False,
+    ) -> StoredEvent:
+        event = self.roster.join(name, lang, role, table, captain)
+        actor = Actor(role, event.actor)  # type: ignore[arg-type]
+        return self._stamp(event, "", actor, "")
 
     def _open_step(self, step_id: str) -> StepRuntime:
         runtime = self.current_step
@@ -109,6 +119,9 @@ class Workshop:
         return runtime
 
     def _decide_workshop(self, actor: Actor, name: str, data: dict[str, Any]) -> list[Event]:
+        if name in ROSTER_ACTIONS:
+            _authorise(ROSTER_ACTIONS, actor, name)
+            return self.roster.decide(name, data)
         _authorise(WORKSHOP_ACTIONS, actor, name)
         if name == "toggle_join":
             return [Event("workshop.join_toggled", {"shown": not self.join_shown})]
@@ -164,12 +177,9 @@ class Workshop:
         return self._apply_workshop_event(ev)
 
     def _apply_workshop_event(self, ev: StoredEvent) -> Changes:
-        if ev.kind == "participant.joined":
-            d = ev.data
-            self.participants[d["participant"]] = Participant(
-                d["participant"], d["name"], d["lang"], ev.ts
-            )
-            return Changes(shared=True, participants={d["participant"]})
+        if ev.kind.startswith("participant."):
+            participant_id = self.roster.apply(ev.kind, ev.data, ev.ts)
+            return Changes(shared=True, participants={participant_id})
         if ev.kind == "workshop.join_toggled":
             self.join_shown = bool(ev.data["shown"])
             return Changes(shared=True)

@@ -321,7 +321,7 @@ def test_dot_voting_renders_in_both_languages(renderer: Renderer) -> None:
     for event in activity.handle(state, Action("vote", {"item": "a"}), me):
         state = activity.reduce(state, type(event)(event.kind, event.data, me.key))
     step = SimpleNamespace(id="vote")
-    personal = {"view": activity.personal_view(state, "p1"), "step": step}
+    personal = {"view": activity.personal_view(state, Actor("participant", "p1")), "step": step}
     assert "Il vous reste 4 gommettes" in _render(
         renderer, "fr", "dot_voting/personal.html", **personal
     )
@@ -345,7 +345,7 @@ def test_every_activity_template_renders(renderer: Renderer, lang: str) -> None:
             assert renderer.render(
                 lang, f"{activity.slug}/{audience}.html", {"view": view, "step": step}
             )
-        view = activity.personal_view(state, "p0")
+        view = activity.personal_view(state, Actor("participant", "p0"))
         assert renderer.render(lang, f"{activity.slug}/personal.html", {"view": view, "step": step})
 
 

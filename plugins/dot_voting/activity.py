@@ -122,8 +122,8 @@ class DotVoting(Activity):
             "config": self.config,
         }
 
-    def personal_view(self, state: DotVotingState, participant_id: str) -> dict[str, Any]:
-        ballot = state.ballots.get(participant_id, {})
+    def personal_view(self, state: DotVotingState, me: Actor) -> dict[str, Any]:
+        ballot = state.ballots.get(me.key, {})
         left = self.config.dots - sum(ballot.values())
         return {
             "open": state.open,

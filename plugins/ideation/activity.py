@@ -212,8 +212,8 @@ class Ideation(Activity):
             return base | {"ideas": [_public(i) for i in reversed(visible[-SCREEN_CARDS:])]}
         return base | {"ideas": [_public(i) for i in reversed(visible)]}
 
-    def personal_view(self, state: IdeationState, participant_id: str) -> dict[str, Any]:
-        mine = list(reversed(state.of(participant_id)))
+    def personal_view(self, state: IdeationState, me: Actor) -> dict[str, Any]:
+        mine = list(reversed(state.of(me.key)))
         return {
             "mine": mine,
             "open": state.open,
