@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import secrets
 from collections.abc import AsyncIterator
 from typing import Any
@@ -188,6 +189,16 @@ class Pages:
     async def plugins_json(self, request: Request) -> Response:
         return JSONResponse(sorted(plugin_names(self.service.pm)))
 
+    async def test_clock(self, request: Request) -> Response:
+        """Moves the server's clock forward (PALABRE_TEST_CLOCK=1 only): tests of timed
+        steps run in seconds instead of minutes."""
+        if self.identity(request, "facilitator") is None:
+            return JSONResponse({"error": "facilitator only"}, status_code=403)
+        seconds = float(request.query_params.get("seconds", "0"))
+        self.service.clock_offset += max(0.0, min(seconds, 86400.0))
+        self.service.touch({"facilitator", "screen", "participant"})
+        return JSONResponse({"now": self.service.clock()})
+
     async def health(self, request: Request) -> Response:
         return JSONResponse({"ok": True, "step": self.service.workshop.current_step.step.id})
 
@@ -225,6 +236,9 @@ def create_app(
         WebSocketRoute("/ws", LiveEndpoint(service, origins, pages).endpoint),
         Mount("/-/static", StaticFiles(directory=DISPLAYS_DIR / "static")),
     ]
+
+    if os.environ.get("PALABRE_TEST_CLOCK") == "1":
+        routes.insert(0, Route("/-/test/clock", pages.test_clock, methods=["POST"]))
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

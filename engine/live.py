@@ -117,7 +117,8 @@ class LiveEndpoint:
             return
         kind = message["type"]
         if kind == "ping":
-            conn.push_reply(encode({"type": "pong"}))
+            # The server's clock lets countdowns on phones and screens agree with it.
+            conn.push_reply(encode({"type": "pong", "now": round(self.service.clock() * 1000)}))
         elif kind == "resync":
             self.service.hub.send_fresh(conn)
         elif kind == "act":

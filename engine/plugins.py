@@ -15,8 +15,14 @@ from . import hookspecs
 from .activity import Activity
 
 DEFAULT_PLUGINS: tuple[str, ...] = (
+    "palabre.plugins.diagnosis",
+    "palabre.plugins.axes",
     "palabre.plugins.ideation",
     "palabre.plugins.dot_voting",
+    "palabre.plugins.teams",
+    "palabre.plugins.pitches",
+    "palabre.plugins.jury",
+    "palabre.plugins.results",
     "palabre.facilitator_kits",
 )
 

@@ -6,6 +6,7 @@ import pytest
 
 from palabre.engine.plugins import collect_activities, get_plugin_manager
 from palabre.engine.protocol import CLIENT_MESSAGE_TYPES, SERVER_MESSAGE_TYPES
+from palabre.engine.roster import ROSTER_ACTIONS
 from palabre.engine.workshop import WORKSHOP_ACTIONS
 
 DOC = (Path(__file__).parent.parent / "docs" / "protocol.md").read_text(encoding="utf-8")
@@ -16,7 +17,7 @@ def test_every_message_type_has_its_section(kind: str) -> None:
     assert f"### `{kind}`" in DOC
 
 
-@pytest.mark.parametrize("action", sorted(WORKSHOP_ACTIONS))
+@pytest.mark.parametrize("action", sorted(WORKSHOP_ACTIONS | ROSTER_ACTIONS))
 def test_every_workshop_action_is_documented(action: str) -> None:
     assert f"| `{action}` | facilitator |" in DOC
 

@@ -1,0 +1,1 @@
+"""The axes activity (being written)."""

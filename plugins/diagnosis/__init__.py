@@ -1,0 +1,1 @@
+"""The diagnosis activity (being written)."""

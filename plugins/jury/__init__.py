@@ -1,0 +1,1 @@
+"""The jury activity (being written)."""

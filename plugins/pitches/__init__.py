@@ -1,0 +1,1 @@
+"""The pitches activity (being written)."""

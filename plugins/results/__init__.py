@@ -1,0 +1,1 @@
+"""The results activity (being written)."""
