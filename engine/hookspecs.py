@@ -30,6 +30,15 @@ def register_kits() -> Sequence[Path]:  # type: ignore[empty-body]
 
 
 @hookspec
+def register_locale_dirs() -> Sequence[Path]:  # type: ignore[empty-body]
+    """Return extra `locales/` folders (holding `<lang>/LC_MESSAGES/palabre.po`) for code
+    that is not an activity's own package, such as helpers shared by several activities.
+
+    An activity's own `locales/` folder is found without this hook.
+    """
+
+
+@hookspec
 def prepare_jinja2_environment(env: Environment) -> None:
     """Adjust the Jinja environment (filters, globals) before any template renders.
 

@@ -15,6 +15,7 @@ from . import hookspecs
 from .activity import Activity
 
 DEFAULT_PLUGINS: tuple[str, ...] = (
+    "palabre.plugins.common",
     "palabre.plugins.diagnosis",
     "palabre.plugins.axes",
     "palabre.plugins.ideation",

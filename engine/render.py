@@ -35,6 +35,13 @@ class Renderer:
         loader = ChoiceLoader([PrefixLoader(prefixes), shells])
         locale_dirs = [ENGINE_DIR / "locales", DISPLAYS_DIR / "locales"]
         locale_dirs += [activity_dir(cls) / "locales" for cls in activities.values()]
+        for extra in pm.hook.register_locale_dirs():
+            locale_dirs += [Path(d) for d in extra or ()]
+        self.stylesheets = [
+            f"/-/static/{slug}/{slug}.css"
+            for slug, cls in activities.items()
+            if (activity_dir(cls) / "static" / f"{slug}.css").is_file()
+        ]
         self.translations: dict[str, NullTranslations] = {}
         self.envs: dict[str, Environment] = {}
         for lang in LANGUAGES:
@@ -49,6 +56,7 @@ class Renderer:
             )
             env.install_gettext_translations(self.translations[lang], newstyle=True)  # type: ignore[attr-defined]
             env.globals["lang"] = lang
+            env.globals["activity_stylesheets"] = self.stylesheets
             pm.hook.prepare_jinja2_environment(env=env)
             self.envs[lang] = env
 
