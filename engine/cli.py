@@ -53,6 +53,24 @@ def _parser() -> argparse.ArgumentParser:
         help="address phones use, e.g. http://192.168.1.20:8000 (default: LAN IP)",
     )
     serve.set_defaults(func=_serve)
+    demo = sub.add_parser("demo", help="serve a kit with simulated phones taking part")
+    demo.add_argument("kit", nargs="?", default=DEFAULT_KIT)
+    demo.add_argument(
+        "--participants", type=int, default=30, help="how many simulated phones (default: 30)"
+    )
+    demo.add_argument(
+        "--db", default=None, help="SQLite file (default: a new temporary one each time)"
+    )
+    demo.add_argument("--host", default="0.0.0.0")
+    demo.add_argument("--port", type=int, default=8000)
+    demo.add_argument("--public-url", default=None)
+    demo.add_argument(
+        "--pace",
+        type=float,
+        default=4.0,
+        help="mean seconds between two actions of one phone (default: 4)",
+    )
+    demo.set_defaults(func=_demo)
     kits = sub.add_parser("kits", help="list bundled and installed kits")
     kits.set_defaults(func=_kits)
     check = sub.add_parser("check", help="validate a kit")
@@ -110,6 +128,22 @@ def _serve(args: argparse.Namespace) -> int:
         # A workshop keeps the kit it started with, so replaying its log stays exact.
         print(f"Resuming the workshop stored in {db} (with the kit it started with).")
     return run_server(pm, db, kit, activities, args.host, args.port, args.public_url)
+
+
+def _demo(args: argparse.Namespace) -> int:
+    import tempfile
+
+    from .server import run_demo
+
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    pm, paths, activities = _plugins()
+    kit = load_kit(resolve_kit_path(args.kit, paths), activities)
+    db = Path(args.db) if args.db else Path(tempfile.mkdtemp(prefix="palabre-demo-")) / "demo.db"
+    if args.participants < 0 or args.participants > 2000:
+        raise KitError("--participants: expected a number from 0 to 2000")
+    return run_demo(
+        pm, db, kit, activities, args.host, args.port, args.public_url, args.participants, args.pace
+    )
 
 
 if __name__ == "__main__":

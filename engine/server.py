@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sys
 from pathlib import Path
@@ -16,6 +17,7 @@ from .auth import allowed_origins
 from .kits import Kit
 from .network import default_public_url, local_hosts, qr_terminal
 from .service import Service
+from .simulate import make_phones, play
 
 
 class RedactSecrets(logging.Filter):
@@ -81,6 +83,48 @@ def run_server(
     _print_welcome(service, db)
     uvicorn.Server(uvicorn_config(app, host, port)).run()
     return 0
+
+
+def run_demo(
+    pm: pluggy.PluginManager,
+    db: Path,
+    kit: Kit,
+    activities: dict[str, type[Activity]],
+    host: str,
+    port: int,
+    public_url: str | None,
+    participants: int,
+    pace: float,
+) -> int:
+    service, app = build_service(pm, db, kit, activities, host, port, public_url)
+    logging.getLogger("uvicorn.access").disabled = True  # hundreds of simulated requests
+    _print_welcome(service, db)
+    print(f"Demo: {participants} simulated phones join and take part; you drive the steps.")
+    asyncio.run(_serve_with_phones(service, app, host, port, participants, pace))
+    return 0
+
+
+async def _serve_with_phones(
+    service: Service, app: Any, host: str, port: int, participants: int, pace: float
+) -> None:
+    server = uvicorn.Server(uvicorn_config(app, host, port))
+    serving = asyncio.create_task(server.serve())
+    while not server.started and not serving.done():
+        await asyncio.sleep(0.05)
+    local = f"http://127.0.0.1:{port}" if host in ("0.0.0.0", "::", "") else f"http://{host}:{port}"
+    phones = make_phones(
+        local,
+        service.secrets.join_code,
+        participants,
+        service.kit.language,
+        service.kit.tables,
+        pace=pace,
+    )
+    stop = asyncio.Event()
+    players = asyncio.create_task(play(phones, stop))
+    await serving
+    stop.set()
+    players.cancel()
 
 
 def _print_welcome(service: Service, db: Path) -> None:

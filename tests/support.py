@@ -21,7 +21,7 @@ import httpx
 import websockets
 from websockets.exceptions import InvalidStatus
 
-URL_LINE = re.compile(r"^(Facilitator|Screen|Join):\s+(\S+)$", re.M)
+URL_LINE = re.compile(r"^(Facilitator|Screen|Join|Jury):\s+(\S+)$", re.M)
 
 
 def free_port() -> int:
