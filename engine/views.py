@@ -83,6 +83,16 @@ class Views:
             lang, "render_error.html", ctx | {"slug": slug, "detail": detail}
         )
 
+    def _tables(self) -> list[dict[str, Any]]:
+        """People by table, for the facilitator (names are never shown on the screen)."""
+        tables = self.workshop.kit.tables
+        seated: dict[int, list[Any]] = {n: [] for n in range(1, tables + 1)}
+        for actor in self.workshop.roster.actors.values():
+            if actor.table in seated and actor.role == "participant":
+                seated[actor.table].append(actor)
+        return [{"number": n, "people": people, "captain": any(p.captain for p in people)}
+                for n, people in seated.items()]
+
     def _context(self, audience: str, lang: str) -> dict[str, Any]:
         w = self.workshop
         return {
@@ -95,6 +105,7 @@ class Views:
             "join": self.join,
             "join_shown": w.join_visible(),
             "participants_joined": len(w.roster),
+            "roster_tables": self._tables() if audience == "facilitator" else [],
             "now": self.clock(),
             "participants_connected": self.connected,
         }

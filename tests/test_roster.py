@@ -66,6 +66,8 @@ def test_the_facilitator_designates_another_captain_and_the_previous_one_steps_d
         people = {e["data"]["name"]: e["data"]["participant"] for e in read_events(server.db)
                   if e["kind"] == "participant.joined"}
         facilitator = await Client(server, "facilitator").login().connect()
+        chrome = facilitator.regions["chrome"]
+        assert "Bruno" in chrome and f'data-arg-participant="{people["Bruno"]}"' in chrome
         ack = await facilitator.act("set_captain", {"participant": people["Bruno"],
                                                     "captain": "1"})
         assert ack["ok"], ack
