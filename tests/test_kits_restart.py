@@ -1,0 +1,72 @@
+"""Every bundled kit resumes exactly after a restart, at every step: the facilitator's panel
+and a phone's page are the same before the server stops and after it starts again."""
+
+import asyncio
+import re
+from pathlib import Path
+
+import pytest
+
+from palabre.engine.kits import load_kit
+from palabre.engine.plugins import collect_activities, collect_kits, get_plugin_manager
+from palabre.engine.simulate import make_phones, play
+from support import Client, Server, run
+
+PM = get_plugin_manager()
+KITS = sorted(collect_kits(PM), key=lambda p: p.stem)
+ACTIVITIES = collect_activities(PM)
+# Countdown digits depend on the wall clock, not on the workshop's state.
+CLOCK = re.compile(r'(data-(?:deadline|now)="\d+")|(<time[^>]*>[^<]*</time>)')
+
+
+def stable(html: str) -> str:
+    return CLOCK.sub("", html)
+
+
+async def snapshot(server: Server, phone: Client) -> dict[str, str]:
+    facilitator = await Client(server, "facilitator").login().connect()
+    viewer = await phone.copy(server).connect()
+    await viewer.wait_for(lambda: "personal" in viewer.regions)
+    seen = {f"facilitator.{k}": stable(v) for k, v in facilitator.regions.items()}
+    seen |= {f"phone.{k}": stable(v) for k, v in viewer.regions.items()}
+    await asyncio.gather(facilitator.close(), viewer.close())
+    return seen
+
+
+@pytest.mark.parametrize("kit_path", KITS, ids=lambda p: p.stem)
+def test_a_restart_at_any_step_resumes_the_workshop_exactly(
+    kit_path: Path, tmp_path: Path
+) -> None:
+    kit = load_kit(kit_path, ACTIVITIES)
+    db = tmp_path / "w.db"
+    server = Server(db, kit=str(kit_path)).start()
+
+    async def main() -> None:
+        nonlocal server
+        phones = make_phones(server.base, server.join_code, 8, kit.language, kit.tables,
+                             seed=3, pace=0.05)
+        watcher = Client(server, "participant")
+        form = {"name": "Témoin"} | ({"table": "1"} if kit.tables else {})
+        watcher.http.post(f"/j/{server.join_code}", data=form)
+        for index, step in enumerate(kit.steps):
+            stop = asyncio.Event()
+            playing = asyncio.create_task(play(phones, stop))
+            await asyncio.sleep(1.0)
+            stop.set()
+            await asyncio.wait_for(playing, 10)
+            before = await snapshot(server, watcher)
+            server.stop()
+            server = Server(db, kit=str(kit_path), port=server.port).start()
+            for phone in phones:
+                phone.base_url = server.base
+            after = await snapshot(server, watcher)
+            assert after == before, f"step {step.id} did not resume identically"
+            if index + 1 < len(kit.steps):
+                facilitator = await Client(server, "facilitator").login().connect()
+                assert (await facilitator.act("next"))["ok"]
+                await facilitator.close()
+
+    try:
+        run(main(), timeout=300)
+    finally:
+        server.stop()
