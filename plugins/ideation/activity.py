@@ -1,81 +1,85 @@
-"""The ideation activity: post, edit, withdraw; the facilitator hides and merges."""
+"""The ideation activity: post, edit, withdraw; the facilitator hides and merges.
+
+Two additions for a full day: an idea can be *framed* by one of the step's inputs (an axis,
+a challenge) and becomes its descendant; and a table can share one *sheet* (a project with
+its need, budget, partners…) that every member of the table edits.
+"""
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field, model_validator
 
-from palabre.engine import (
-    N_,
-    Action,
-    Activity,
-    ActivityConfig,
-    Actor,
-    Event,
-    Item,
-    Rejection,
-    clean_text,
-    duplicate_key,
-)
+from palabre.engine import N_, Action, Activity, ActivityConfig, Actor, Event, Item, Rejection
+from palabre.plugins.common import posts
+from palabre.plugins.common.posts import Board, ExtraField, Limits, Post, PostRules, Wording
+
+__all__ = ["ExtraField", "Ideation", "IdeationConfig", "IdeationState"]
 
 P, F = frozenset({"participant"}), frozenset({"facilitator"})
 SCREEN_CARDS = 12  # the newest ideas the projector shows; the count says how many in all
-_PAST = {
-    "close": "ideation.closed",
-    "reopen": "ideation.reopened",
-    "hide": "ideation.hidden",
-    "unhide": "ideation.unhidden",
-}
+SCREEN_SHEETS = 24  # table sheets: one per table fits beside nothing else (21 tables)
+
+RULES = PostRules(
+    "ideation",
+    "idea",
+    "unknown_idea",
+    Wording(
+        closed=N_("Ideas are closed for now."),
+        too_many=N_("You have reached the most ideas allowed ({limit})."),
+        duplicate=N_("You already posted this idea."),
+        not_yours=N_("You can only change your own ideas."),
+        merged=N_("This idea was merged with another one."),
+        unknown=N_("This idea does not exist (any more)."),
+        bad_merge=N_("Pick two different visible ideas to merge."),
+    ),
+    group_key="frame",
+)
+TABLE_RULES = PostRules(
+    "ideation",
+    "idea",
+    "unknown_idea",
+    Wording(
+        closed=RULES.wording.closed,
+        too_many=N_("Your table has reached the most ideas allowed ({limit})."),
+        duplicate=N_("Your table already posted this idea."),
+        not_yours=N_("You can only change your table’s ideas."),
+        merged=RULES.wording.merged,
+        unknown=RULES.wording.unknown,
+        bad_merge=RULES.wording.bad_merge,
+    ),
+    group_key="frame",
+)
 
 
 # -- config ---------------------------------------------------------------------------------
-class ExtraField(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    name: str = Field(pattern=r"^[a-z][a-z0-9_]{0,30}$")
-    label: str = Field(min_length=1, max_length=80)
-    max_length: int = Field(default=120, ge=1, le=1000)
-    required: bool = False
-
-
 class IdeationConfig(ActivityConfig):
     prompt: str = Field(default="", max_length=200)
     max_title: int = Field(default=80, ge=10, le=200)
     max_description: int = Field(default=280, ge=0, le=2000)
     max_ideas_per_participant: int = Field(default=10, ge=1, le=100)
-    extra_fields: list[ExtraField] = Field(default_factory=list, max_length=5)
+    extra_fields: list[ExtraField] = Field(default_factory=list, max_length=8)
+    # "auto": when the step has inputs (`from`), each idea answers one of them.
+    framed: Literal["auto", "never"] = "auto"
+    # "table": one shared sheet per table, edited by everyone seated there.
+    sheet: Literal["participant", "table"] = "participant"
+    max_ideas_per_table: int = Field(default=1, ge=1, le=20)
+    output_kind: str = Field(default="idea", pattern=r"^[a-z][a-z_]{0,19}$")
+
+    @model_validator(mode="after")
+    def _distinct_fields(self) -> IdeationConfig:
+        posts.check_unique_names(self.extra_fields)
+        return self
 
 
 # -- state ----------------------------------------------------------------------------------
 @dataclass
-class Idea:
-    id: str
-    title: str
-    description: str
-    extra: dict[str, str]
-    author: str
-    hidden: bool = False
-    withdrawn: bool = False
-    merged_into: str | None = None
-    merged_from: list[str] = field(default_factory=list)
+class IdeationState(Board):
+    """The board, and the inputs an idea may answer (empty: ideas are not framed)."""
 
-    @property
-    def visible(self) -> bool:
-        return not (self.hidden or self.withdrawn or self.merged_into)
-
-
-@dataclass
-class IdeationState:
-    ideas: dict[str, Idea] = field(default_factory=dict)
-    open: bool = True
-
-    def visible(self) -> list[Idea]:
-        return [idea for idea in self.ideas.values() if idea.visible]
-
-    def of(self, participant_id: str) -> list[Idea]:
-        return [i for i in self.ideas.values() if i.author == participant_id and not i.withdrawn]
+    frames: dict[str, Item] = field(default_factory=dict)
 
 
 class Ideation(Activity):
@@ -95,169 +99,144 @@ class Ideation(Activity):
     }
 
     def initial_state(self, inputs: list[Item]) -> IdeationState:
-        return IdeationState()
+        framed = self.config.framed == "auto"
+        return IdeationState(frames={i.id: i for i in inputs} if framed else {})
+
+    @property
+    def by_table(self) -> bool:
+        return self.config.sheet == "table"
+
+    @property
+    def rules(self) -> PostRules:
+        return TABLE_RULES if self.by_table else RULES
 
     # -- handle -----------------------------------------------------------------------------
     def handle(self, state: IdeationState, action: Action, actor: Actor) -> list[Event]:
-        data = action.data
-        if action.name in ("post", "edit", "withdraw") and not state.open:
-            raise Rejection("closed", N_("Ideas are closed for now."))
+        if action.name in posts.MODERATION:
+            return [self.rules.moderate(state, action)]
+        self.rules.check_open(state)
+        owner = self._owner(actor)
         if action.name == "post":
-            return [self._post(state, data, actor)]
-        if action.name in ("edit", "withdraw"):
-            idea = self._own_idea(state, data, actor)
-            if action.name == "withdraw":
-                return [Event("ideation.withdrawn", {"idea": idea.id})]
-            return [Event("ideation.edited", {"idea": idea.id, **self._texts(data)})]
-        if action.name in ("close", "reopen"):
-            return [Event(_PAST[action.name])]
-        idea = _find(state, data.get("idea"))
-        if action.name == "merge":
-            target = _find(state, data.get("into"))
-            if target.id == idea.id or not target.visible or not idea.visible:
-                raise Rejection("bad_merge", N_("Pick two different visible ideas to merge."))
-            return [Event("ideation.merged", {"idea": idea.id, "into": target.id})]
-        return [Event(_PAST[action.name], {"idea": idea.id})]
+            texts = self._texts(state, action.data, editing=False)
+            return [self.rules.post(state, actor, owner, texts, self._cap())]
+        idea = self.rules.own(state, action.data, owner)
+        if action.name == "withdraw":
+            return [self.rules.withdraw(idea)]
+        return [self.rules.edit(idea, self._texts(state, action.data, editing=True))]
 
-    def _post(self, state: IdeationState, data: Any, actor: Actor) -> Event:
-        texts = self._texts(data)
-        mine = state.of(actor.key)
-        if len(mine) >= self.config.max_ideas_per_participant:
+    def _owner(self, actor: Actor) -> str:
+        if not self.by_table:
+            return actor.key
+        if actor.table is None:
             raise Rejection(
-                "too_many",
-                N_("You have reached the most ideas allowed ({limit})."),
-                limit=self.config.max_ideas_per_participant,
+                "no_table", N_("You are not seated at a table yet: ask the facilitator.")
             )
-        key = duplicate_key(texts["title"])
-        if any(duplicate_key(i.title) == key for i in mine):
-            raise Rejection("duplicate", N_("You already posted this idea."), field="title")
-        return Event("ideation.posted", {"idea": secrets.token_hex(6), **texts})
+        return posts.table_owner(actor.table)
 
-    def _texts(self, data: Any) -> dict[str, Any]:
+    def _cap(self) -> int:
         c = self.config
-        extra = {
-            f.name: clean_text(
-                data.get(f.name), field=f.name, max_graphemes=f.max_length, required=f.required
-            )
-            for f in c.extra_fields
-        }
-        return {
-            "title": clean_text(data.get("title"), field="title", max_graphemes=c.max_title),
-            "description": clean_text(
-                data.get("description"),
-                field="description",
-                max_graphemes=max(c.max_description, 1),
-                required=False,
-                multiline=True,
-            )
-            if c.max_description
-            else "",
-            "extra": extra,
-        }
+        return c.max_ideas_per_table if self.by_table else c.max_ideas_per_participant
 
-    def _own_idea(self, state: IdeationState, data: Any, actor: Actor) -> Idea:
-        idea = _find(state, data.get("idea"))
-        if idea.author != actor.key or idea.withdrawn:
-            raise Rejection("not_yours", N_("You can only change your own ideas."))
-        if idea.merged_into:
-            raise Rejection("merged", N_("This idea was merged with another one."))
-        return idea
+    def _texts(self, state: IdeationState, data: Any, editing: bool) -> dict[str, Any]:
+        c = self.config
+        texts = posts.clean_texts(data, Limits(c.max_title, c.max_description, c.extra_fields))
+        if not state.frames or (editing and data.get("frame") is None):
+            return texts  # unframed, or an edit that keeps its frame
+        frame = data.get("frame")
+        if frame in (None, ""):
+            raise Rejection("no_frame", N_("Choose what your idea answers."), field="frame")
+        if not isinstance(frame, str) or frame not in state.frames:
+            raise Rejection(
+                "unknown_frame", N_("This choice is not on the list any more."), field="frame"
+            )
+        return texts | {"frame": frame}
 
     # -- reduce -----------------------------------------------------------------------------
     def reduce(self, state: IdeationState, event: Event) -> IdeationState:
-        d = event.data
-        kind = event.kind.removeprefix("ideation.")
-        if kind == "posted":
-            state.ideas[d["idea"]] = Idea(
-                d["idea"], d["title"], d["description"], d.get("extra", {}), event.actor
-            )
-        elif kind == "edited":
-            idea = state.ideas[d["idea"]]
-            idea.title, idea.description = d["title"], d["description"]
-            idea.extra = d.get("extra", {})
-        elif kind == "withdrawn":
-            state.ideas[d["idea"]].withdrawn = True
-        elif kind in ("hidden", "unhidden"):
-            state.ideas[d["idea"]].hidden = kind == "hidden"
-        elif kind == "merged":
-            state.ideas[d["idea"]].merged_into = d["into"]
-            state.ideas[d["into"]].merged_from.append(d["idea"])
-        elif kind in ("closed", "reopened"):
-            state.open = kind == "reopened"
+        self.rules.reduce(state, event)
         return state
 
     def affected_participants(self, state: IdeationState, event: Event) -> Any:
-        idea_id = event.data.get("idea")
-        if event.kind in ("ideation.closed", "ideation.reopened"):
-            return super().affected_participants(state, event)
-        authors = {
-            state.ideas[i].author for i in (idea_id, event.data.get("into")) if i in state.ideas
-        }
-        return authors | {event.actor}
+        return self.rules.affected(state, event, self.roster)
 
     # -- views ------------------------------------------------------------------------------
     def view(self, state: IdeationState, audience: str) -> dict[str, Any]:
         visible = state.visible()
-        base = {
-            "prompt": self.config.prompt,
-            "open": state.open,
-            "count": len(visible),
-            "fields": self.config.extra_fields,
-            "config": self.config,
-        }
+        base = self._base(state) | {"count": len(visible)}
         if audience == "facilitator":
-            ideas = [i for i in state.ideas.values() if not i.withdrawn]
-            return base | {"ideas": list(reversed(ideas)), "targets": visible}
+            ideas = [i for i in state.posts.values() if not i.withdrawn]
+            rows = [self._row(state, i, moderated=True) for i in posts.newest(ideas)]
+            return base | {"ideas": rows, "targets": visible}
         if audience == "screen":
-            return base | {"ideas": [_public(i) for i in reversed(visible[-SCREEN_CARDS:])]}
-        return base | {"ideas": [_public(i) for i in reversed(visible)]}
+            return base | {"ideas": [self._row(state, i) for i in self._on_screen(visible)]}
+        return base | {"ideas": [self._row(state, i) for i in posts.newest(visible)]}
+
+    def _on_screen(self, visible: list[Post]) -> list[Post]:
+        if not self.by_table:
+            return posts.newest(visible, SCREEN_CARDS)
+        shown = posts.newest(visible, SCREEN_SHEETS)
+        return sorted(shown, key=lambda i: (i.table or 0, visible.index(i)))
 
     def personal_view(self, state: IdeationState, me: Actor) -> dict[str, Any]:
-        mine = list(reversed(state.of(me.key)))
+        seated = not self.by_table or me.table is not None
+        mine = state.owned_by(self._owner(me)) if seated else []
+        left = self._cap() - len(mine)
+        return self._base(state) | {
+            "mine": [self._row(state, i, moderated=True) for i in posts.newest(mine)],
+            "left": left,
+            "seated": seated,
+            "table": me.table,
+            "can_post": state.open and seated and left > 0,
+        }
+
+    def _base(self, state: IdeationState) -> dict[str, Any]:
         return {
-            "mine": mine,
+            "prompt": self.config.prompt,
             "open": state.open,
+            "fields": self.config.extra_fields,
             "config": self.config,
-            "left": self.config.max_ideas_per_participant - len(mine),
+            "by_table": self.by_table,
+            "frames": list(state.frames.values()),
+        }
+
+    def _row(self, state: IdeationState, idea: Post, moderated: bool = False) -> dict[str, Any]:
+        row = posts.moderated(state, idea) if moderated else posts.public(state, idea)
+        labelled = [
+            (f.label, idea.extra[f.name])
+            for f in self.config.extra_fields
+            if idea.extra.get(f.name)
+        ]
+        return row | {
+            "frame": _frame_title(state, idea.group),
+            "sheet_table": idea.table if self.by_table else None,
+            "fields": labelled,
+            "merged_from": idea.merged_from,
         }
 
     # -- outputs ----------------------------------------------------------------------------
     def outputs(self, state: IdeationState) -> list[Item]:
-        return [
-            Item(
-                id=i.id,
-                title=i.title,
-                description=i.description,
-                merged=len(i.merged_from),
-                **i.extra,
-            )
-            for i in state.visible()
-        ]
+        return [self._item(state, i) for i in state.visible()]
+
+    def _item(self, state: IdeationState, idea: Post) -> Item:
+        frame = state.frames.get(idea.group)
+        extra: dict[str, Any] = {"kind": self.config.output_kind}
+        if frame is not None:
+            extra |= {"group": frame.title, "origin": [frame]}
+        if self.by_table and idea.table is not None:
+            extra["table"] = idea.table
+        return posts.item(state, idea, **extra)
 
     def export(self, state: IdeationState) -> dict[str, Any]:
         return {
+            "fields": [f.model_dump() for f in self.config.extra_fields],
             "ideas": [
-                _public(i)
-                | {"hidden": i.hidden, "withdrawn": i.withdrawn, "merged_into": i.merged_into}
-                for i in state.ideas.values()
+                row | {"frame": _frame_title(state, row["group"])}
+                for row in posts.export_rows(state)
             ],
             "outputs": [item.model_dump() for item in self.outputs(state)],
         }
 
 
-def _find(state: IdeationState, idea_id: Any) -> Idea:
-    idea = state.ideas.get(idea_id) if isinstance(idea_id, str) else None
-    if idea is None:
-        raise Rejection("unknown_idea", N_("This idea does not exist (any more)."))
-    return idea
-
-
-def _public(idea: Idea) -> dict[str, Any]:
-    """An idea as others may see it: never its author."""
-    return {
-        "id": idea.id,
-        "title": idea.title,
-        "description": idea.description,
-        "extra": idea.extra,
-        "merged": len(idea.merged_from),
-    }
+def _frame_title(state: IdeationState, frame_id: str) -> str:
+    frame = state.frames.get(frame_id)
+    return frame.title if frame else ""
