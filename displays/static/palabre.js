@@ -67,6 +67,7 @@
     // Pending actions first (the server applies an id once), then a fresh view of everything.
     for (const p of pending.values()) send(p.msg);
     send({ type: 'resync' });
+    ping();                         // the pong sets the countdowns' clock
     clearInterval(pingTimer);
     pingTimer = setInterval(ping, PING_EVERY);
   }
@@ -100,7 +101,7 @@
     return true;
   }
 
-  function ping() { if (send({ type: 'ping' })) armDeadTimer(); }
+  function ping() { if (send({ type: 'ping' })) { pingSentAt = performance.now(); armDeadTimer(); } }
   function armDeadTimer() { if (!deadTimer) deadTimer = setTimeout(onDead, DEAD_AFTER); }
   function disarmDeadTimer() { clearTimeout(deadTimer); deadTimer = 0; }
   function onDead() { deadTimer = 0; dropSocket(); }
@@ -118,6 +119,7 @@
     if (!msg || typeof msg !== 'object') return;
     if (msg.type === 'view') applyView(msg);
     else if (msg.type === 'ack') onAck(msg);
+    else if (msg.type === 'pong') onPong(msg);
     else if (msg.type === 'error') toast((msg.error && msg.error.message) || t('rejected'), true);
   }
 
@@ -171,6 +173,7 @@
       restoreDrafts(el);
     }
     restoreFocus(focus);
+    tickCountdowns();               // morphed digits are from render time: correct them now
     fitScreen();
   }
 
@@ -429,6 +432,43 @@
     act(btn, btn.getAttribute('data-action'), btn.getAttribute('data-step'), data);
   }
 
+  /* ---------- countdowns: <time data-countdown> (see plugins/pitches/templates/countdown.html) ---------- */
+
+  // Server time = performance.now() + clockOffset (monotonic: a phone's clock change is ignored).
+  let clockOffset = null, pingSentAt = 0;
+
+  // offset = server_now - (t_sent + t_received) / 2; the latest pong wins, as the server's
+  // clock is the reference even when it moves (tests move it).
+  function onPong(msg) {
+    if (typeof msg.now === 'number' && pingSentAt) clockOffset = msg.now - (pingSentAt + performance.now()) / 2;
+    pingSentAt = 0;
+    tickCountdowns();
+  }
+
+  function countdownText(ms) {   // "03:00" counting down, "+0:12" once over (as the server does)
+    const over = ms < 0, s = over ? Math.floor(-ms / 1000) : Math.ceil(ms / 1000);
+    const mm = Math.floor(s / 60), ss = String(s % 60).padStart(2, '0');
+    return over ? `+${mm}:${ss}` : `${String(mm).padStart(2, '0')}:${ss}`;
+  }
+
+  // Attributes are re-read on every tick, so a morphed or replaced element is picked up at once.
+  function tickCountdowns() {
+    for (const el of document.querySelectorAll('[data-countdown]')) {
+      const d = el.dataset, rendered = Number(d.now);
+      // The server drew this at data-now: its clock reads at least that (a first estimate too).
+      if (rendered && (clockOffset === null || performance.now() + clockOffset < rendered)) {
+        clockOffset = rendered - performance.now();
+      }
+      const left = d.state === 'running'
+        ? Number(d.deadline) - (performance.now() + (clockOffset || 0)) : Number(d.remaining);
+      if (!Number.isFinite(left)) continue;
+      const text = countdownText(left), warn = Number(d.warn) || 0;
+      if (el.textContent !== text) el.textContent = text;
+      el.classList.toggle('is-warning', left >= 0 && warn > 0 && left <= warn);
+      el.classList.toggle('is-overrun', left < 0);
+    }
+  }
+
   /* ---------- start ---------- */
 
   document.addEventListener('input', onInput);
@@ -444,6 +484,8 @@
   window.addEventListener('offline', () => { if (ws) dropSocket(); else if (LIVE) setStatus('offline'); });
 
   restoreDrafts(document);
+  tickCountdowns();
+  setInterval(tickCountdowns, 250);
   fitScreen();
   if (LIVE) { setStatus('reconnecting'); connect(); }
 })();
