@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from palabre.engine import N_, Action, Activity, ActivityConfig, Actor, Event, Item, Rejection
+from palabre.engine import N_, Action, Activity, ActivityConfig, Actor, Event, Item
+from palabre.plugins.common.dots import DotRules, Dots
 
 P, F = frozenset({"participant"}), frozenset({"facilitator"})
 
@@ -40,16 +40,11 @@ class DotVotingState:
     items: dict[str, Item]
     revealed: bool
     open: bool = True
-    ballots: dict[str, dict[str, int]] = field(default_factory=lambda: defaultdict(dict))
-    tally: dict[str, int] = field(default_factory=dict)
-
-    def spent(self, participant_id: str) -> int:
-        return sum(self.ballots.get(participant_id, {}).values())
+    dots: Dots = field(default_factory=Dots)
 
     def ranking(self) -> list[tuple[Item, int]]:
-        order = {item_id: n for n, item_id in enumerate(self.items)}
-        ranked = sorted(self.items.values(), key=lambda i: (-self.tally.get(i.id, 0), order[i.id]))
-        return [(item, self.tally.get(item.id, 0)) for item in ranked]
+        rows = self.dots.ranking(list(self.items.values()), key=lambda i: i.id)
+        return [(row.item, int(row.score)) for row in rows]
 
 
 class DotVoting(Activity):
@@ -68,38 +63,27 @@ class DotVoting(Activity):
     # -- handle -----------------------------------------------------------------------------
     def handle(self, state: DotVotingState, action: Action, actor: Actor) -> list[Event]:
         if action.name in ("vote", "unvote"):
-            item_id = action.data.get("item")
-            if not isinstance(item_id, str) or item_id not in state.items:
-                raise Rejection("unknown_item", N_("This item is not part of the vote."))
-            if not state.open:
-                raise Rejection("closed", N_("The vote is closed."))
-            mine = state.ballots.get(actor.key, {}).get(item_id, 0)
-            if action.name == "vote":
-                self._check_budget(state, actor.key, mine)
-            elif mine == 0:
-                raise Rejection("no_dot_here", N_("You have no dot on this item."))
+            # The shared ballot checks item, openness, budget and cap (common/dots.py).
+            item_id = state.dots.check(
+                self.rules,
+                actor.key,
+                action.data.get("item"),
+                add=action.name == "vote",
+                items=dict.fromkeys(state.items, ""),
+                is_open=state.open,
+            )
             return [Event(f"dot_voting.{action.name}d", {"item": item_id})]
         return [Event(_FACILITATOR_EVENTS[action.name])]
 
-    def _check_budget(self, state: DotVotingState, participant_id: str, mine: int) -> None:
-        if state.spent(participant_id) >= self.config.dots:
-            raise Rejection("no_dots_left", N_("You have no dots left. Remove one to move it."))
-        if mine >= self.config.max_per_item:
-            raise Rejection(
-                "item_full",
-                N_("This item already has the most dots allowed ({limit})."),
-                limit=self.config.max_per_item,
-            )
+    @property
+    def rules(self) -> DotRules:
+        return DotRules(self.config.dots, self.config.max_per_item)
 
     # -- reduce -----------------------------------------------------------------------------
     def reduce(self, state: DotVotingState, event: Event) -> DotVotingState:
         kind = event.kind.removeprefix("dot_voting.")
         if kind in ("voted", "unvoted"):
-            step = 1 if kind == "voted" else -1
-            item_id = event.data["item"]
-            ballot = state.ballots[event.actor]
-            ballot[item_id] = ballot.get(item_id, 0) + step
-            state.tally[item_id] = state.tally.get(item_id, 0) + step
+            state.dots.record(event.actor, event.data["item"], 1 if kind == "voted" else -1)
         elif kind in ("closed", "reopened"):
             state.open = kind == "reopened"
         elif kind in ("revealed", "results_hidden"):
@@ -117,19 +101,18 @@ class DotVoting(Activity):
             "show_results": show,
             "ranking": [(i, n, _pct(n, top)) for i, n in ranking] if show else [],
             "entries": list(state.items.values()),
-            "voters": sum(1 for b in state.ballots.values() if any(b.values())),
-            "dots_spent": sum(state.tally.values()),
+            "voters": state.dots.voters(),
+            "dots_spent": state.dots.total(),
             "config": self.config,
         }
 
     def personal_view(self, state: DotVotingState, me: Actor) -> dict[str, Any]:
-        ballot = state.ballots.get(me.key, {})
-        left = self.config.dots - sum(ballot.values())
+        left = state.dots.left(self.rules, me.key)
         return {
             "open": state.open,
             "left": left,
             "spent": self.config.dots - left,
-            "entries": [(item, ballot.get(item.id, 0)) for item in state.items.values()],
+            "entries": [(item, state.dots.held(me.key, item.id)) for item in state.items.values()],
             "config": self.config,
         }
 
@@ -140,7 +123,7 @@ class DotVoting(Activity):
     def export(self, state: DotVotingState) -> dict[str, Any]:
         return {
             "dots_per_participant": self.config.dots,
-            "voters": sum(1 for b in state.ballots.values() if any(b.values())),
+            "voters": state.dots.voters(),
             "ranking": [{"id": i.id, "title": i.title, "dots": n} for i, n in state.ranking()],
             "outputs": [item.model_dump() for item in self.outputs(state)],
         }
