@@ -142,3 +142,21 @@ def test_inputs_from_an_earlier_step_replace_the_kit_items() -> None:
     assert list(state.items) == ["x1"]
     act(activity, state, "vote", {"item": "x1"})
     assert refused(activity, state, "vote", {"item": "parc"}) == "unknown_item"
+
+
+def test_a_shortlist_keeps_only_the_items_with_the_most_dots() -> None:
+    from palabre.engine import Action, Actor, Event
+    from palabre.plugins.dot_voting.activity import DotVoting, DotVotingConfig
+
+    items = [{"id": f"c{n}", "title": f"Défi {n}"} for n in range(1, 13)]
+    activity = DotVoting(DotVotingConfig(dots=3, max_per_item=1, retain=7, items=items))
+    state = activity.initial_state([])
+    for voter, picks in (("p1", ("c12", "c3", "c5")), ("p2", ("c12", "c3", "c9"))):
+        for item in picks:
+            for event in activity.handle(state, Action("vote", {"item": item}),
+                                         Actor("participant", voter)):
+                state = activity.reduce(state, Event(event.kind, event.data, voter))
+    kept = activity.outputs(state)
+    assert len(kept) == 7
+    assert [i.id for i in kept[:4]] == ["c3", "c12", "c5", "c9"]  # ties keep kit order
+    assert [i.score for i in kept[:4]] == [2.0, 2.0, 1.0, 1.0]

@@ -26,6 +26,9 @@ class DotVotingConfig(ActivityConfig):
     max_per_item: int = Field(default=3, ge=1, le=100)
     results: Literal["live", "on_reveal"] = "on_reveal"
     items: list[ItemSetting] = Field(default_factory=list, max_length=200)
+    # 0: every item goes on to the next step, ranked; K: only the K with the most dots
+    # (a shortlist, e.g. 7 challenges out of 12).
+    retain: int = Field(default=0, ge=0, le=200)
 
     @model_validator(mode="after")
     def _cap_within_budget(self) -> DotVotingConfig:
@@ -118,7 +121,8 @@ class DotVoting(Activity):
 
     # -- outputs ----------------------------------------------------------------------------
     def outputs(self, state: DotVotingState) -> list[Item]:
-        return [item.model_copy(update={"score": float(n)}) for item, n in state.ranking()]
+        ranked = [item.model_copy(update={"score": float(n)}) for item, n in state.ranking()]
+        return ranked[: self.config.retain] if self.config.retain else ranked
 
     def export(self, state: DotVotingState) -> dict[str, Any]:
         return {
