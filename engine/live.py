@@ -90,9 +90,10 @@ class LiveEndpoint:
                     if limit.strikes >= STRIKES_BEFORE_CLOSE:
                         await conn.websocket.close(code=1008, reason="too many messages")
                         break
-                    conn.push_reply(
-                        self._error(conn, "slow_down", N_("Too many messages; please slow down."))
+                    reply = self._error(
+                        conn, "slow_down", N_("Too many messages; please slow down.")
                     )
+                    conn.push_reply(_as_ack(frame.get("text"), reply))
                     continue
                 text = frame.get("text")
                 if text is None:  # a binary frame: our clients only send JSON text
@@ -126,13 +127,7 @@ class LiveEndpoint:
                 reply = self._error(
                     conn, "bad_message", N_("An act needs an id, an action and data.")
                 )
-                if _short_text(message.get("id")):
-                    # The sender waits for an ack with this id: answer it, as a refusal.
-                    error = json.loads(reply)["error"]
-                    reply = encode(
-                        {"type": "ack", "id": message["id"], "ok": False, "error": error}
-                    )
-                conn.push_reply(reply)
+                conn.push_reply(_as_ack(text, reply))
                 return
             self.service.submit(conn, identity, message)
         else:
@@ -161,6 +156,16 @@ def _valid_act(message: dict[str, Any]) -> bool:
         and (step is None or _short_text(step))
         and isinstance(message.get("data", {}), dict)
     )
+
+
+def _as_ack(text: str | None, reply: str) -> str:
+    """A refusal of an `act` goes back as its ack: the sender is waiting for that id (and may
+    resend it later: a refused id is not remembered)."""
+    message = _parse(text) if text else None
+    if message is None or message.get("type") != "act" or not _short_text(message.get("id")):
+        return reply
+    error = json.loads(reply)["error"]
+    return encode({"type": "ack", "id": message["id"], "ok": False, "error": error})
 
 
 def _short_text(value: Any) -> bool:
