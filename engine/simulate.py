@@ -186,8 +186,10 @@ class SimulatedPhone:
             if f["type"] == "hidden":
                 data[f["name"]] = f["value"]
             elif f["tag"] == "select":
-                if f["options"]:
-                    data[f["name"]] = self.rng.choice(f["options"])
+                # Several selects in one form are a ranking: people pick distinct choices.
+                fresh = [o for o in f["options"] if o not in data.values()] or f["options"]
+                if fresh:
+                    data[f["name"]] = self.rng.choice(fresh)
             elif f["type"] == "number":
                 data[f["name"]] = str(self.rng.randint(1, 5))
             else:

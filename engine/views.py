@@ -90,8 +90,10 @@ class Views:
         for actor in self.workshop.roster.actors.values():
             if actor.table in seated and actor.role == "participant":
                 seated[actor.table].append(actor)
-        return [{"number": n, "people": people, "captain": any(p.captain for p in people)}
-                for n, people in seated.items()]
+        return [
+            {"number": n, "people": people, "captain": any(p.captain for p in people)}
+            for n, people in seated.items()
+        ]
 
     def _context(self, audience: str, lang: str) -> dict[str, Any]:
         w = self.workshop

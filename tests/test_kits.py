@@ -36,7 +36,8 @@ def test_every_bundled_kit_is_valid(path: Path) -> None:
     ("body", "step", "field", "expected"),
     [
         pytest.param(IDEAS.replace("ideation", "brainstorm"), "ideas", "activity",
-                     "(expected one of: axes, diagnosis, dot_voting, ideation, ", id="unknown-activity"),
+                     "(expected one of: axes, diagnosis, dot_voting, ideation, ",
+                     id="unknown-activity"),
         pytest.param('[[steps]]\nid = "ideas"\nactivity = "ideation"\n', "ideas", "title",
                      "required", id="missing-field"),
         pytest.param('[[steps]]\nid = "vote"\nactivity = "dot_voting"\ntitle = "V"\n'
