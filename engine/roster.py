@@ -94,8 +94,11 @@ class Roster:
             )
 
     # -- applying -----------------------------------------------------------------------
-    def apply(self, kind: str, data: dict[str, Any], ts: float) -> str:
+    def apply(self, kind: str, data: dict[str, Any], ts: float) -> set[str]:
+        """Fold one roster event; returns who sees a change: the person and the people at
+        the tables they left and joined (their table-mates and captain changed)."""
         pid = data["participant"]
+        before = self.people[pid].actor.table if pid in self.people else None
         if kind == "participant.joined":
             actor = Actor(
                 data.get("role", "participant"),
@@ -112,7 +115,10 @@ class Roster:
         else:
             raise ValueError(f"unknown roster event {kind!r}")
         self.actors[pid] = self.people[pid].actor
-        return str(pid)
+        tables = {before, self.actors[pid].table} - {None}
+        return {str(pid)} | {
+            a.participant_id or "" for a in self.actors.values() if a.table in tables
+        }
 
     def _update(self, pid: str, **changes: Any) -> None:
         person = self.people[pid]

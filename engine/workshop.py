@@ -178,8 +178,7 @@ class Workshop:
 
     def _apply_workshop_event(self, ev: StoredEvent) -> Changes:
         if ev.kind.startswith("participant."):
-            participant_id = self.roster.apply(ev.kind, ev.data, ev.ts)
-            return Changes(shared=True, participants={participant_id})
+            return Changes(shared=True, participants=self.roster.apply(ev.kind, ev.data, ev.ts))
         if ev.kind == "workshop.join_toggled":
             self.join_shown = bool(ev.data["shown"])
             return Changes(shared=True)

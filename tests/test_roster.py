@@ -111,3 +111,19 @@ def test_a_juror_joins_by_the_jury_link_and_cannot_vote_as_a_participant(
         assert bad.status_code == 404
     finally:
         server.stop()
+
+
+def test_table_mates_see_a_new_captain_or_neighbour_on_their_phones() -> None:
+    from palabre.engine.roster import Roster
+
+    roster = Roster(tables=2)
+    ids = []
+    for name, table in (("Awa", 1), ("Bruno", 1), ("Chloé", 2)):
+        event = roster.join(name, "fr", "participant", table, False)
+        roster.apply(event.kind, event.data, 0.0)
+        ids.append(event.data["participant"])
+    awa, bruno, chloe = ids
+    (captaincy,) = roster.decide("set_captain", {"participant": bruno, "captain": "1"})
+    assert roster.apply(captaincy.kind, captaincy.data, 0.0) == {awa, bruno}
+    (move,) = roster.decide("set_table", {"participant": awa, "table": "2"})
+    assert roster.apply(move.kind, move.data, 0.0) == {awa, bruno, chloe}
