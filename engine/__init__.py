@@ -10,6 +10,7 @@ from .activity import (
     Event,
     Item,
     Rejection,
+    require_tables,
 )
 from .events import StoredEvent
 from .hookspecs import hookimpl
@@ -29,4 +30,5 @@ __all__ = [
     "clean_text",
     "duplicate_key",
     "hookimpl",
+    "require_tables",
 ]

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo
 
 Role = Literal["facilitator", "screen", "participant", "juror"]
 Audience = Literal["facilitator", "screen", "participant"]
@@ -99,6 +99,15 @@ class ActivityConfig(BaseModel):
     """Base for activity settings; unknown keys are mistakes, so they are refused."""
 
     model_config = ConfigDict(extra="forbid")
+
+
+def require_tables(setting: str, info: ValidationInfo) -> None:
+    """For a Config validator: refuse `setting` in a kit that seats nobody at tables.
+
+    Loading a kit passes its settings as the validation context; without a context (a
+    Config built in a test) nothing is checked."""
+    if info.context is not None and not info.context.get("tables"):
+        raise ValueError(f"{setting} needs tables: set tables = N in the kit's [workshop]")
 
 
 class Activity:

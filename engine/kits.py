@@ -13,6 +13,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from .activity import Activity, ActivityConfig
 
 LANGUAGES = ("fr", "en")
+# What an activity's Config validators find in `info.context` when a kit is loaded.
+KIT_CONTEXT_KEYS = ("tables", "language")
 STEP_ID = re.compile(r"^[a-z][a-z0-9_-]{0,39}$")
 
 
@@ -96,13 +98,17 @@ def parse_kit(text: str, name: str, activities: dict[str, type[Activity]]) -> Ki
             f"{name}: [workshop], field 'language': expected one of {', '.join(LANGUAGES)}, "
             f"got {kit_file.workshop.language!r}"
         )
-    steps = tuple(_build_steps(name, kit_file.steps, activities))
+    context = {"tables": kit_file.workshop.tables, "language": kit_file.workshop.language}
+    steps = tuple(_build_steps(name, kit_file.steps, activities, context))
     w = kit_file.workshop
     return Kit(name, text, w.title, w.language, w.place, w.date, steps, w.tables)
 
 
 def _build_steps(
-    name: str, sections: list[StepSection], activities: dict[str, type[Activity]]
+    name: str,
+    sections: list[StepSection],
+    activities: dict[str, type[Activity]],
+    context: dict[str, Any],
 ) -> list[Step]:
     seen: list[str] = []
     steps = []
@@ -132,7 +138,9 @@ def _build_steps(
                 f"earlier step (one of: {', '.join(seen) or 'none'})"
             )
         try:
-            config = activity.Config.model_validate(section.config)
+            # Validators may read the kit's settings from the context (e.g. a captains-only
+            # step needs a kit with tables): see KIT_CONTEXT_KEYS.
+            config = activity.Config.model_validate(section.config, context=context)
         except ValidationError as exc:
             raise KitError(_describe_config(where, exc)) from exc
         steps.append(

@@ -49,6 +49,9 @@ def test_every_bundled_kit_is_valid(path: Path) -> None:
         pytest.param(IDEAS + '[steps.config]\ncolour = "red"\n', "ideas", "config.colour",
                      "unknown field", id="unknown-config-field"),
         pytest.param(IDEAS + IDEAS, "ideas", "id", "unique", id="duplicate-step-id"),
+        pytest.param('[[steps]]\nid = "problems"\nactivity = "diagnosis"\ntitle = "D"\n'
+                     '[steps.config]\nwho = "captains"\nthemes = [{id = "a", title = "A"}]\n',
+                     "problems", "config.who", "needs tables", id="captains-without-tables"),
     ],
 )
 def test_a_kit_with_a_mistake_fails_check_naming_file_step_and_field(

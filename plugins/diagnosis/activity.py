@@ -8,9 +8,19 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
-from palabre.engine import N_, Action, Activity, ActivityConfig, Actor, Event, Item, Rejection
+from palabre.engine import (
+    N_,
+    Action,
+    Activity,
+    ActivityConfig,
+    Actor,
+    Event,
+    Item,
+    Rejection,
+    require_tables,
+)
 from palabre.plugins.common import posts
 from palabre.plugins.common.posts import Board, Limits, Post, PostRules, Wording
 
@@ -49,6 +59,13 @@ class DiagnosisConfig(ActivityConfig):
     max_title: int = Field(default=80, ge=10, le=200)
     max_description: int = Field(default=280, ge=0, le=2000)
     screen_cards_per_theme: int = Field(default=4, ge=1, le=12)
+
+    @field_validator("who")
+    @classmethod
+    def _captains_sit_at_tables(cls, who: str, info: ValidationInfo) -> str:
+        if who == "captains":
+            require_tables('who = "captains"', info)
+        return who
 
     @model_validator(mode="after")
     def _distinct_themes(self) -> DiagnosisConfig:

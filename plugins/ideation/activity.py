@@ -10,9 +10,19 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from palabre.engine import N_, Action, Activity, ActivityConfig, Actor, Event, Item, Rejection
+from palabre.engine import (
+    N_,
+    Action,
+    Activity,
+    ActivityConfig,
+    Actor,
+    Event,
+    Item,
+    Rejection,
+    require_tables,
+)
 from palabre.plugins.common import posts
 from palabre.plugins.common.posts import Board, ExtraField, Limits, Post, PostRules, Wording
 
@@ -65,6 +75,14 @@ class IdeationConfig(ActivityConfig):
     framed: Literal["auto", "never"] = "auto"
     # "table": one shared sheet per table, edited by everyone seated there.
     sheet: Literal["participant", "table"] = "participant"
+
+    @field_validator("sheet")
+    @classmethod
+    def _table_sheets_need_tables(cls, sheet: str, info: ValidationInfo) -> str:
+        if sheet == "table":
+            require_tables('sheet = "table"', info)
+        return sheet
+
     max_ideas_per_table: int = Field(default=1, ge=1, le=20)
     output_kind: str = Field(default="idea", pattern=r"^[a-z][a-z_]{0,19}$")
 

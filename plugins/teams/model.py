@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
-from palabre.engine import ActivityConfig, Item
+from palabre.engine import ActivityConfig, Item, require_tables
 
 Mode = Literal["first_come", "ranked", "tables"]
 NAME_MAX = 40  # graphemes in a team name: it must fit a card on the projector
@@ -38,6 +38,13 @@ class TeamsConfig(ActivityConfig):
     # Items to use when the step has no `from` (or it produced nothing).
     items: list[ItemSetting] = Field(default_factory=list, max_length=200)
     prompt: str = Field(default="", max_length=200)
+
+    @field_validator("mode")
+    @classmethod
+    def _tables_mode_needs_tables(cls, mode: str, info: ValidationInfo) -> str:
+        if mode == "tables":
+            require_tables('mode = "tables"', info)
+        return mode
 
     @model_validator(mode="after")
     def _sizes_in_order(self) -> TeamsConfig:
