@@ -25,6 +25,7 @@ from .render import DISPLAYS_DIR, activity_dir
 from .service import Service
 
 MAX_FORM_BYTES = 4096
+FRAME_ANCESTORS = {True: "'self'", False: "'none'"}
 COOKIE_MAX_AGE = 60 * 60 * 24 * 14  # a workshop, its follow-up days, and a margin
 
 
@@ -83,7 +84,12 @@ class Pages:
         return identity
 
     def page(
-        self, request: Request, template: str, context: dict[str, Any], status: int = 200
+        self,
+        request: Request,
+        template: str,
+        context: dict[str, Any],
+        status: int = 200,
+        frameable: bool = False,
     ) -> HTMLResponse:
         nonce = secrets.token_urlsafe(16)
         lang = context.get("lang") or self.lang_for(request)
@@ -99,8 +105,10 @@ class Pages:
         response.headers["content-security-policy"] = (
             f"default-src 'none'; script-src 'self' 'nonce-{nonce}'; style-src 'self'; "
             "img-src 'self' data:; connect-src 'self'; form-action 'self'; base-uri 'none'; "
-            "frame-ancestors 'none'"
+            f"frame-src 'self'; frame-ancestors {FRAME_ANCESTORS[frameable]}"
         )
+        # Only the screen may be framed, and only by our own panel (its live preview).
+        response.headers["x-frame-options"] = "SAMEORIGIN" if frameable else "DENY"
         response.headers["cache-control"] = "no-store"
         return response
 
@@ -110,9 +118,9 @@ class Pages:
         regions = views.shared(audience, lang)
         if identity.participant_id:
             regions |= views.personal(identity.participant_id, lang)
-        return self.page(
-            request, f"{audience}.html", {"regions": regions, "audience": audience, "lang": lang}
-        )
+        preview = audience == "screen" and request.query_params.get("preview") == "1"
+        context = {"regions": regions, "audience": audience, "lang": lang, "preview": preview}
+        return self.page(request, f"{audience}.html", context, frameable=audience == "screen")
 
     def refuse(self, request: Request, message: str, status: int = 403) -> HTMLResponse:
         lang = self.lang_for(request)

@@ -30,6 +30,7 @@ class Connection:
     audience: str
     lang: str
     participant_id: str | None = None
+    preview: bool = False  # the facilitator's small preview of the screen: not a real screen
     # stream name -> newest message: a slow socket gets the latest view, never a backlog.
     views: dict[str, str] = field(default_factory=dict)
     replies: deque[str] = field(default_factory=deque)
@@ -92,6 +93,9 @@ class Hub:
 
     def _count_participants(self) -> None:
         self.views.connected = len(self.by_participant)
+        self.views.screens = sum(
+            1 for c in self.connections if c.audience == "screen" and not c.preview
+        )
 
     # -- fan-out -----------------------------------------------------------------------
     def send_fresh(self, conn: Connection) -> None:

@@ -60,7 +60,13 @@ class LiveEndpoint:
         await websocket.accept()
         lang = self.identify.lang_for(websocket)
         audience = "participant" if identity.role == "juror" else identity.role
-        conn = Connection(websocket, audience, lang, identity.participant_id)
+        conn = Connection(
+            websocket,
+            audience,
+            lang,
+            identity.participant_id,
+            preview=websocket.query_params.get("preview") == "1",
+        )
         await self._serve(conn, identity)
 
     def _identity(self, websocket: WebSocket) -> Identity | None:

@@ -33,6 +33,7 @@ class Views:
         self.renderer = renderer
         self.join = join
         self.connected = 0  # participant devices with a live socket, shown to the facilitator
+        self.screens = 0  # projectors showing the screen link
         self.clock = time.time
 
     def shared(self, audience: str, lang: str) -> dict[str, str]:
@@ -110,4 +111,5 @@ class Views:
             "roster_tables": self._tables() if audience == "facilitator" else [],
             "now": self.clock(),
             "participants_connected": self.connected,
+            "screens_connected": self.screens,
         }

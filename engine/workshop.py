@@ -22,6 +22,7 @@ WORKSHOP_ACTIONS: dict[str, frozenset[str]] = {
     "previous": frozenset({"facilitator"}),
     "goto": frozenset({"facilitator"}),
     "toggle_join": frozenset({"facilitator"}),
+    "toggle_blackout": frozenset({"facilitator"}),
 }
 
 
@@ -57,6 +58,7 @@ class Workshop:
             runtime.activity.roster = self.roster.actors
         self.current = 0
         self.join_shown = False
+        self.blackout = False  # the facilitator's "black screen" on the projector
         self.seq = 0
         # (actor key, client action id) -> seq of its first event (0: accepted, no event)
         self.seen_actions: dict[tuple[str, str], int] = {}
@@ -125,6 +127,8 @@ class Workshop:
         _authorise(WORKSHOP_ACTIONS, actor, name)
         if name == "toggle_join":
             return [Event("workshop.join_toggled", {"shown": not self.join_shown})]
+        if name == "toggle_blackout":
+            return [Event("workshop.blackout_toggled", {"on": not self.blackout})]
         target = self._target_index(name, data)
         events = [Event("workshop.step_changed", {"step": self.steps[target].step.id})]
         runtime = self.steps[target]
@@ -181,6 +185,9 @@ class Workshop:
             return Changes(shared=True, participants=self.roster.apply(ev.kind, ev.data, ev.ts))
         if ev.kind == "workshop.join_toggled":
             self.join_shown = bool(ev.data["shown"])
+            return Changes(shared=True)
+        if ev.kind == "workshop.blackout_toggled":
+            self.blackout = bool(ev.data["on"])
             return Changes(shared=True)
         if ev.kind == "workshop.step_changed":
             runtime = self.step_by_id(ev.data["step"])
