@@ -652,3 +652,15 @@ async def _overrun_scenario(server: Server) -> None:
     finally:
         await close_all(facilitator, screen)
 
+
+
+def test_a_team_sheet_on_the_screen_never_shows_people_or_bookkeeping() -> None:
+    from palabre.engine import Item
+    from palabre.plugins.pitches.sheet import _values
+
+    team = Item(id="team-velo", title="Les Rayons", kind="team", group="Mobilité",
+                item_id="velo", name="Les Rayons", size=5, captain="p1",
+                captain_name="Awa Diallo", members=["p1", "p2"], member_names=["Awa", "Bruno"],
+                theme="mobilite", rank=2, need="Des pistes sûres")
+    shown = _values(team)
+    assert shown == {"need": "Des pistes sûres"}

@@ -49,6 +49,16 @@ HIDDEN = frozenset(
         "pitch_seconds",
         "overrun_seconds",
         "skipped",
+        # bookkeeping of earlier steps: ids, counts, ranks, and people's names
+        "captain_name",
+        "item_id",
+        "name",
+        "size",
+        "theme",
+        "rank",
+        "tied",
+        "frame",
+        "owner_name",
     }
 )
 
@@ -97,7 +107,8 @@ def sheet(item: Item) -> Sheet:
 def _values(item: Item) -> dict[str, str]:
     shown: dict[str, str] = {}
     for key, raw in (item.model_extra or {}).items():
-        if key in HIDDEN or key.startswith("_"):
+        # Names of people never reach the projector, whatever an earlier step called them.
+        if key in HIDDEN or key.startswith("_") or key.endswith(("_name", "_names")):
             continue
         text = _text(raw)
         if text:
