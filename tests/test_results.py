@@ -342,3 +342,14 @@ def test_every_results_template_renders_at_every_stage(renderer: Renderer, lang:
     assert ("ex æquo" if fr else "tied") in screen
     panel = text(render(renderer, lang, results, state, "facilitator"))
     assert ("Tout est à l’écran" if fr else "Everything is on the screen") in panel
+
+
+def test_a_named_team_on_a_kit_challenge_keeps_the_challenge_in_its_trail() -> None:
+    from palabre.engine import Item
+    from palabre.plugins.results.trail import trail_of
+
+    challenge = Item(id="velo", title="Rendre le vélo plus sûr", score=9.0)  # a kit item
+    subject = Item(id="s1", title="Les bancs publics", kind="subject")
+    for origin in (challenge, subject):
+        team = Item(id="t", title="Les Rayons", kind="team", members=["p1"], origin=[origin])
+        assert trail_of(team).project == origin.title

@@ -33,7 +33,7 @@ def trail_of(item: Item) -> Trail:
     chain = [item, *item.trail()]
     # A title is worth repeating only when it differs from the headline (the item's own).
     team = next((i for i in chain if _is_team(i) and i.title != item.title), None)
-    project = next((i for i in chain if i.kind in PROJECT_KINDS and i.title != item.title), None)
+    project = next((i for i in chain if _is_project(i) and i.title != item.title), None)
     axis = next((i for i in chain if i.kind in AXIS_KINDS), None)
     problems: dict[str, str] = {}
     for i in chain:
@@ -46,6 +46,14 @@ def trail_of(item: Item) -> Trail:
         problems=tuple(problems.values()),
         members=frozenset(m for i in chain if _is_team(i) for m in _members(i)),
     )
+
+
+def _is_project(item: Item) -> bool:
+    """What a team worked on: a project, an idea, a subject, a kit's own challenge (kit items
+    have no kind) — anything that is not a team, an axis or a problem."""
+    if item.kind in PROJECT_KINDS:
+        return True
+    return not (_is_team(item) or item.kind in AXIS_KINDS or item.kind in PROBLEM_KINDS)
 
 
 def _is_team(item: Item) -> bool:
