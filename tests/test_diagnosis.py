@@ -269,7 +269,9 @@ def test_only_the_facilitator_tidies_and_only_participants_post() -> None:
     roles = {name: sorted(r) for name, r in Diagnosis.actions.items()}
     assert roles == {
         **dict.fromkeys(["post", "edit", "withdraw"], ["participant"]),
-        **dict.fromkeys(["hide", "unhide", "merge", "close", "reopen"], ["facilitator"]),
+        **dict.fromkeys(
+            ["hide", "unhide", "merge", "unmerge", "close", "reopen"], ["facilitator"]
+        ),
     }
 
 
@@ -547,3 +549,31 @@ async def _captains(server: Server) -> None:
         assert inputs["Pas de bus pour la zone d’activité"]["group"] == "Emploi"
     finally:
         await close_all(facilitator, screen, *phones)
+
+
+# -- undoing a merge ----------------------------------------------------------------------------
+def test_unmerging_puts_the_problem_back_under_its_own_theme() -> None:
+    activity, state = make()
+    a = post(activity, state, person("ana"), "Pas de bus", theme="emploi")
+    b = post(activity, state, person("bea"), "Transports absents", theme="education")
+    act(activity, state, FACILITATOR, "merge", problem=a, into=b)
+    (event,) = act(activity, state, FACILITATOR, "unmerge", problem=a)
+    assert (event.kind, event.data) == ("diagnosis.unmerged", {"problem": a, "into": b})
+    outputs = {i.id: (i.group, i.model_dump()["merged"]) for i in activity.outputs(state)}
+    assert outputs == {a: ("Emploi", 0), b: ("Éducation", 0)}
+    counts = {c["id"]: c["count"] for c in activity.view(state, "screen")["columns"]}
+    assert counts == {"education": 1, "orientation": 0, "emploi": 1}
+    affected = activity.affected_participants(state, Event(event.kind, event.data, "facilitator"))
+    assert {"ana", "bea"} <= set(affected)
+    act(activity, state, person("ana"), "edit", problem=a, title="Plus de bus le soir")
+
+
+def test_unmerging_a_problem_that_is_not_merged_is_refused() -> None:
+    activity, state = make()
+    a = post(activity, state, person("ana"), "Un")
+    rejection = refused(activity, state, FACILITATOR, "unmerge", problem=a)
+    assert rejection.code == "not_merged"
+    assert rejection.message == "This problem is not merged into another one."
+    for problem in (None, "nope", 3):
+        rejection = refused(activity, state, FACILITATOR, "unmerge", problem=problem)
+        assert rejection.code == "unknown_problem"

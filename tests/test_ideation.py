@@ -247,7 +247,9 @@ def test_only_the_facilitator_may_tidy_and_only_participants_may_post() -> None:
     roles = {name: sorted(r) for name, r in Ideation.actions.items()}
     assert roles == {
         **dict.fromkeys(["post", "edit", "withdraw"], ["participant"]),
-        **dict.fromkeys(["hide", "unhide", "merge", "close", "reopen"], ["facilitator"]),
+        **dict.fromkeys(
+            ["hide", "unhide", "merge", "unmerge", "close", "reopen"], ["facilitator"]
+        ),
     }
 
 
@@ -714,3 +716,83 @@ async def _table_day(server: Server) -> None:
 async def _connect(phones: list[Client]) -> None:
     for phone in phones:
         await phone.connect()
+
+
+# -- undoing a merge ---------------------------------------------------------------------------
+def test_unmerging_shows_the_idea_again_and_takes_it_out_of_the_kept_ones_count() -> None:
+    activity, state = make()
+    a = post(activity, state, person("ana"), "Des bancs")
+    b = post(activity, state, person("bea"), "Bancs à l’ombre")
+    act(activity, state, FACILITATOR, "merge", idea=a, into=b)
+    assert [(i.id, i.model_dump()["merged"]) for i in activity.outputs(state)] == [(b, 1)]
+    (event,) = act(activity, state, FACILITATOR, "unmerge", idea=a)
+    assert (event.kind, event.data) == ("ideation.unmerged", {"idea": a, "into": b})
+    assert state.posts[a].merged_into is None and state.posts[b].merged_from == []
+    assert [(i.id, i.model_dump()["merged"]) for i in activity.outputs(state)] == [(a, 0), (b, 0)]
+    assert activity.view(state, "screen")["count"] == 2
+    mine = activity.personal_view(state, person("ana"))["mine"][0]
+    assert mine["merged_into"] is None
+    # The author may change it again, and the facilitator may merge it again.
+    act(activity, state, person("ana"), "edit", idea=a, title="Des bancs partout")
+    act(activity, state, FACILITATOR, "merge", idea=a, into=b)
+    assert state.posts[b].merged_from == [a]
+
+
+def test_unmerging_an_idea_that_is_not_merged_is_refused() -> None:
+    activity, state = make()
+    a = post(activity, state, person("ana"), "Un")
+    rejection = refused(activity, state, FACILITATOR, "unmerge", idea=a)
+    assert rejection.code == "not_merged"
+    assert rejection.message == "This idea is not merged into another one."
+    for idea in (None, "nope", 12):
+        assert refused(activity, state, FACILITATOR, "unmerge", idea=idea).code == "unknown_idea"
+
+
+def test_unmerging_one_link_of_a_chain_keeps_the_rest() -> None:
+    activity, state = make()
+    a, b, c = (
+        post(activity, state, person(p), t)
+        for p, t in (("ana", "Bancs"), ("bea", "Des bancs"), ("cyr", "Assises"))
+    )
+    act(activity, state, FACILITATOR, "merge", idea=a, into=b)
+    act(activity, state, FACILITATOR, "merge", idea=b, into=c)
+    act(activity, state, FACILITATOR, "unmerge", idea=b)  # b comes back with a still in it
+    merged = {i.id: i.model_dump()["merged"] for i in activity.outputs(state)}
+    assert merged == {b: 1, c: 0}
+
+
+def test_an_unmerge_concerns_both_authors_and_replays_to_the_same_outputs() -> None:
+    activity, state = make()
+    log: list[Event] = []
+
+    def logged(actor: Actor, name: str, **data: Any) -> Event:
+        (event,) = act(activity, state, actor, name, **data)
+        log.append(Event(event.kind, event.data, actor.key))
+        return log[-1]
+
+    a = logged(person("ana"), "post", title="Un").data["idea"]
+    b = logged(person("bea"), "post", title="Deux").data["idea"]
+    logged(FACILITATOR, "merge", idea=a, into=b)
+    unmerged = logged(FACILITATOR, "unmerge", idea=a)
+    assert {"ana", "bea"} <= set(activity.affected_participants(state, unmerged))
+    again = activity.initial_state([])
+    for event in log:
+        again = activity.reduce(again, event)
+    assert activity.outputs(again) == activity.outputs(state)
+    assert [i.id for i in activity.outputs(again)] == [a, b]
+
+
+def test_the_panel_offers_to_undo_a_merge_in_both_languages(renderer: Renderer) -> None:
+    activity, state = make()
+    a = post(activity, state, person("ana"), "Des bancs")
+    b = post(activity, state, person("bea"), "Bancs à l’ombre")
+    act(activity, state, FACILITATOR, "merge", idea=a, into=b)
+    for lang, label in (("fr", "Défaire le regroupement"), ("en", "Undo the merge")):
+        page = render(renderer, lang, "facilitator", activity, state)
+        card = page.split(f'data-key="{a}"')[1].split("</li>")[0]
+        button = re.search(r'<button[^>]*data-action="unmerge"[^>]*>([^<]*)</button>', card)
+        assert button, card
+        assert f'data-arg-idea="{a}"' in button.group(0) and button.group(1).strip() == label
+        assert "Bancs à l’ombre" in card  # says which idea it was folded into
+    act(activity, state, FACILITATOR, "unmerge", idea=a)
+    assert 'data-action="unmerge"' not in render(renderer, "fr", "facilitator", activity, state)

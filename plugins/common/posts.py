@@ -1,11 +1,11 @@
 """Posted texts: the one set of rules that ideation and diagnosis share.
 
 People post a short title (with an optional description and the kit's extra fields), then
-edit or withdraw what they own; the facilitator hides, unhides and merges duplicates, and
-closes or reopens the board. Each activity keeps its own event names (`<prefix>.posted`, …),
-its own id key in event data ("idea", "problem") and its own wording: messages are msgids
-the activity marks with `N_`, so its catalog translates its own nouns and this module needs
-no catalog of its own.
+edit or withdraw what they own; the facilitator hides, unhides, merges duplicates (and undoes
+a merge), and closes or reopens the board. Each activity keeps its own event names
+(`<prefix>.posted`, …), its own id key in event data ("idea", "problem") and its own wording:
+messages are msgids the activity marks with `N_`, so its catalog translates its own nouns and
+this module needs no catalog of its own.
 
 Who owns a post is a string: a participant id, or `table:<n>` when a table shares a sheet.
 """
@@ -31,6 +31,7 @@ MODERATION = {
     "hide": "hidden",
     "unhide": "unhidden",
     "merge": "merged",
+    "unmerge": "unmerged",
     "close": "closed",
     "reopen": "reopened",
 }
@@ -80,6 +81,7 @@ class Wording:
     merged: str
     unknown: str
     bad_merge: str
+    not_merged: str
 
 
 # -- state ------------------------------------------------------------------------------------
@@ -213,11 +215,17 @@ class PostRules:
         return self._event("withdrawn", **{self.key: post.id})
 
     def moderate(self, board: Board, action: Action) -> Event:
-        """hide, unhide, merge, close, reopen: the facilitator's actions."""
+        """hide, unhide, merge, unmerge, close, reopen: the facilitator's actions."""
         past = MODERATION[action.name]
         if action.name in ("close", "reopen"):
             return self._event(past)
         post = self.find(board, action.data.get(self.key))
+        if action.name == "unmerge":
+            # The post comes back as it was; `into` names the post it leaves (whose author's
+            # list changes too).
+            if not post.merged_into:
+                raise Rejection("not_merged", self.wording.not_merged)
+            return self._event(past, **{self.key: post.id, "into": post.merged_into})
         if action.name != "merge":
             return self._event(past, **{self.key: post.id})
         target = self.find(board, action.data.get("into"))
@@ -252,6 +260,12 @@ class PostRules:
         elif past == "merged":
             board.posts[d[self.key]].merged_into = d["into"]
             board.posts[d["into"]].merged_from.append(d[self.key])
+        elif past == "unmerged":
+            post = board.posts[d[self.key]]
+            post.merged_into = None
+            target = board.posts[d["into"]]
+            if post.id in target.merged_from:
+                target.merged_from.remove(post.id)
         elif past in ("closed", "reopened"):
             board.open = past == "reopened"
 

@@ -38,6 +38,7 @@ RULES = PostRules(
         merged=N_("This problem was merged with another one."),
         unknown=N_("This problem does not exist (any more)."),
         bad_merge=N_("Pick two different visible problems to merge."),
+        not_merged=N_("This problem is not merged into another one."),
     ),
     group_key="theme",
 )
@@ -87,6 +88,7 @@ class Diagnosis(Activity):
         "hide": F,
         "unhide": F,
         "merge": F,
+        "unmerge": F,
         "close": F,
         "reopen": F,
     }

@@ -1,4 +1,5 @@
-"""The ideation activity: post, edit, withdraw; the facilitator hides and merges.
+"""The ideation activity: post, edit, withdraw; the facilitator hides and merges (and undoes
+both).
 
 Two additions for a full day: an idea can be *framed* by one of the step's inputs (an axis,
 a challenge) and becomes its descendant; and a table can share one *sheet* (a project with
@@ -44,6 +45,7 @@ RULES = PostRules(
         merged=N_("This idea was merged with another one."),
         unknown=N_("This idea does not exist (any more)."),
         bad_merge=N_("Pick two different visible ideas to merge."),
+        not_merged=N_("This idea is not merged into another one."),
     ),
     group_key="frame",
 )
@@ -59,6 +61,7 @@ TABLE_RULES = PostRules(
         merged=RULES.wording.merged,
         unknown=RULES.wording.unknown,
         bad_merge=RULES.wording.bad_merge,
+        not_merged=RULES.wording.not_merged,
     ),
     group_key="frame",
 )
@@ -112,6 +115,7 @@ class Ideation(Activity):
         "hide": F,
         "unhide": F,
         "merge": F,
+        "unmerge": F,
         "close": F,
         "reopen": F,
     }
