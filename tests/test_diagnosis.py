@@ -577,3 +577,28 @@ def test_unmerging_a_problem_that_is_not_merged_is_refused() -> None:
     for problem in (None, "nope", 3):
         rejection = refused(activity, state, FACILITATOR, "unmerge", problem=problem)
         assert rejection.code == "unknown_problem"
+
+
+def test_the_panel_offers_to_undo_a_merge_of_problems() -> None:
+    from palabre.engine import Action, Actor, Event
+    from palabre.engine.plugins import collect_activities, get_plugin_manager
+    from palabre.engine.render import Renderer
+    from palabre.plugins.diagnosis.activity import Diagnosis, DiagnosisConfig
+
+    activity = Diagnosis(DiagnosisConfig(themes=[{"id": "a", "title": "Éducation"}]))
+    state = activity.initial_state([])
+    ids = []
+    for title in ("Pas de cantine le mercredi", "Cantine fermée le mercredi"):
+        (posted,) = activity.handle(state, Action("post", {"theme": "a", "title": title}),
+                                    Actor("participant", "p1"))
+        state = activity.reduce(state, Event(posted.kind, posted.data, "p1"))
+        ids.append(posted.data["problem"])
+    (merged,) = activity.handle(state, Action("merge", {"problem": ids[1], "into": ids[0]}),
+                                Actor("facilitator"))
+    state = activity.reduce(state, Event(merged.kind, merged.data, "facilitator"))
+    pm = get_plugin_manager(load_entry_points=False)
+    html = Renderer(collect_activities(pm), pm).render(
+        "fr", "diagnosis/facilitator.html",
+        {"view": activity.view(state, "facilitator"), "step": type("S", (), {"id": "d"})})
+    assert f'data-action="unmerge" data-step="d" data-arg-problem="{ids[1]}"' in html
+    assert "Défaire le regroupement" in html
