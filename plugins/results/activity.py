@@ -30,7 +30,7 @@ class ResultsConfig(ActivityConfig):
     # Listed most important first; `publish` reveals them in reverse, the main award last.
     awards: list[Award] = Field(default_factory=list, max_length=10)
     award_limits: dict[str, int] = Field(default_factory=dict)  # award id -> most projects
-    show: int = Field(default=10, ge=1, le=30)
+    show: int = Field(default=6, ge=1, le=30)  # rows with trails: more would not fit
     festive: bool = False
 
     @model_validator(mode="after")
