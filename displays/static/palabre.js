@@ -305,6 +305,8 @@
       c.classList.add('card--new');
       setTimeout(() => c.classList.remove('card--new'), NEW_CARD_MS);
     }
+    // Once arrivals have settled, fit again: the layout may loosen.
+    if (cards.length) setTimeout(fitScreen, NEW_CARD_MS + 50);
   }
 
   /* ---------- drafts (sessionStorage, best effort: storage may be off or full) ---------- */
