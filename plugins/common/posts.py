@@ -23,6 +23,21 @@ from palabre.engine import ALL, Action, Actor, Event, Item, Rejection, clean_tex
 
 # Names an extra field may not take: they are the post's own form fields or Item fields,
 # and an extra field is copied into the output Item and read back from the same form.
+_P, _F = frozenset({"participant"}), frozenset({"facilitator"})
+# The actions of any activity built on a Board: authors post and tidy their own posts, the
+# facilitator moderates (each moderation has its undo) and opens or closes posting.
+ACTIONS: dict[str, frozenset[str]] = {
+    "post": _P,
+    "edit": _P,
+    "withdraw": _P,
+    "hide": _F,
+    "unhide": _F,
+    "merge": _F,
+    "unmerge": _F,
+    "close": _F,
+    "reopen": _F,
+}
+
 RESERVED_NAMES = frozenset(
     {"id", "title", "description", "kind", "group", "score", "origin", "merged", "owner"}
     | {"idea", "problem", "into", "frame", "theme", "table", "extra"}

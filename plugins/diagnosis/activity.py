@@ -24,8 +24,6 @@ from palabre.engine import (
 from palabre.plugins.common import posts
 from palabre.plugins.common.posts import Board, Limits, Post, PostRules, Wording
 
-P, F = frozenset({"participant"}), frozenset({"facilitator"})
-
 RULES = PostRules(
     "diagnosis",
     "problem",
@@ -81,17 +79,7 @@ class Diagnosis(Activity):
     name = N_("Diagnosis")
     Config = DiagnosisConfig
     config: DiagnosisConfig
-    actions = {
-        "post": P,
-        "edit": P,
-        "withdraw": P,
-        "hide": F,
-        "unhide": F,
-        "merge": F,
-        "unmerge": F,
-        "close": F,
-        "reopen": F,
-    }
+    actions = posts.ACTIONS
 
     def initial_state(self, inputs: list[Item]) -> Board:
         return Board()

@@ -29,7 +29,6 @@ from palabre.plugins.common.posts import Board, ExtraField, Limits, Post, PostRu
 
 __all__ = ["ExtraField", "Ideation", "IdeationConfig", "IdeationState"]
 
-P, F = frozenset({"participant"}), frozenset({"facilitator"})
 SCREEN_CARDS = 12  # the newest ideas the projector shows; the count says how many in all
 SCREEN_SHEETS = 24  # table sheets: one per table fits beside nothing else (21 tables)
 
@@ -108,17 +107,7 @@ class Ideation(Activity):
     name = N_("Ideas")
     Config = IdeationConfig
     config: IdeationConfig
-    actions = {
-        "post": P,
-        "edit": P,
-        "withdraw": P,
-        "hide": F,
-        "unhide": F,
-        "merge": F,
-        "unmerge": F,
-        "close": F,
-        "reopen": F,
-    }
+    actions = posts.ACTIONS
 
     def initial_state(self, inputs: list[Item]) -> IdeationState:
         framed = self.config.framed == "auto"
