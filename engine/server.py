@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,19 @@ def _redact(text: str) -> str:
     return text
 
 
+# A phone that stops answering pings is dropped after interval + timeout. Tests shorten it
+# (PALABRE_PING_SECONDS=1) to prove the drop without waiting half a minute.
+PING_SECONDS_ENV = "PALABRE_PING_SECONDS"
+
+
+def ping_seconds() -> float:
+    try:
+        seconds = float(os.environ.get(PING_SECONDS_ENV, "15"))
+    except ValueError:
+        return 15.0
+    return min(max(seconds, 0.2), 300.0)
+
+
 def uvicorn_config(app: Any, host: str, port: int) -> uvicorn.Config:
     return uvicorn.Config(
         app,
@@ -43,8 +57,8 @@ def uvicorn_config(app: Any, host: str, port: int) -> uvicorn.Config:
         port=port,
         ws="websockets-sansio",
         ws_max_size=65536,
-        ws_ping_interval=15.0,
-        ws_ping_timeout=15.0,
+        ws_ping_interval=ping_seconds(),
+        ws_ping_timeout=ping_seconds(),
         ws_per_message_deflate=False,
         limit_concurrency=5000,
         timeout_graceful_shutdown=3,

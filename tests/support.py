@@ -42,6 +42,8 @@ class Server:
     output: str = ""
     # Lines printed after start-up (access log, warnings), kept by the drain thread.
     later_output: list[str] = field(default_factory=list)
+    # Extra environment for the server process (e.g. PALABRE_PING_SECONDS).
+    env: dict[str, str] = field(default_factory=dict)
 
     @property
     def base(self) -> str:
@@ -55,7 +57,7 @@ class Server:
     def start(self, timeout: float = 30.0) -> Server:
         self.proc = subprocess.Popen(self.command(), stdout=subprocess.PIPE,
                                      stderr=subprocess.STDOUT, text=True,
-                                     env=os.environ | {"PYTHONUNBUFFERED": "1"})
+                                     env=os.environ | {"PYTHONUNBUFFERED": "1"} | self.env)
         deadline = time.monotonic() + timeout
         lines = []
         assert self.proc.stdout is not None
