@@ -19,6 +19,7 @@ from starlette.websockets import WebSocket
 
 from .activity import N_
 from .auth import COOKIE_NAMES, LANG_COOKIE, Identity, RoleName, normalise_join_code, same_secret
+from .guard import FailureLimiter, TrustedHosts
 from .kits import LANGUAGES
 from .plugins import plugin_names
 from .render import DISPLAYS_DIR, activity_dir
@@ -67,6 +68,7 @@ class Pages:
     def __init__(self, service: Service, origins: frozenset[str]) -> None:
         self.service = service
         self.origins = origins
+        self.failures = FailureLimiter()
 
     # -- helpers -------------------------------------------------------------------------
     def lang_for(self, request: Request | WebSocket) -> str:
@@ -122,6 +124,25 @@ class Pages:
         context = {"regions": regions, "audience": audience, "lang": lang, "preview": preview}
         return self.page(request, f"{audience}.html", context, frameable=audience == "screen")
 
+    def check_secret(
+        self, request: Request, given: str, expected: str, message: str
+    ) -> Response | None:
+        """None when `given` is right; else the refusal. Wrong guesses are counted per client
+        address and, past a burst, answered 429 without even being compared."""
+        address = request.client.host if request.client else "?"
+        if self.failures.blocked(address):
+            response = self.refuse(
+                request,
+                N_("Too many wrong codes from this network. Wait a minute, then check the code."),
+                429,
+            )
+            response.headers["retry-after"] = str(self.failures.retry_after(address))
+            return response
+        if same_secret(given, expected):
+            return None
+        self.failures.failed(address)
+        return self.refuse(request, message, 404)
+
     def refuse(self, request: Request, message: str, status: int = 403) -> HTMLResponse:
         lang = self.lang_for(request)
         text = self.service.renderer.gettext(lang, message)
@@ -129,14 +150,25 @@ class Pages:
 
     # -- the facilitator and the screen ----------------------------------------------------
     async def facilitator_login(self, request: Request) -> Response:
-        given = request.path_params["secret"]
-        if not same_secret(given, self.service.secrets.facilitator_secret):
-            return self.refuse(request, N_("This facilitator link is not valid."), 404)
+        refusal = self.check_secret(
+            request,
+            request.path_params["secret"],
+            self.service.secrets.facilitator_secret,
+            N_("This facilitator link is not valid."),
+        )
+        if refusal is not None:
+            return refusal
         return self._login_redirect("/facilitator", "facilitator")
 
     async def screen_login(self, request: Request) -> Response:
-        if not same_secret(request.path_params["token"], self.service.secrets.screen_token):
-            return self.refuse(request, N_("This screen link is not valid."), 404)
+        refusal = self.check_secret(
+            request,
+            request.path_params["token"],
+            self.service.secrets.screen_token,
+            N_("This screen link is not valid."),
+        )
+        if refusal is not None:
+            return refusal
         return self._login_redirect("/screen", "screen")
 
     def _login_redirect(self, target: str, role: RoleName) -> Response:
@@ -212,7 +244,10 @@ class Pages:
 
 
 def create_app(
-    service: Service, origins: frozenset[str], extra_routes: list[BaseRoute] | None = None
+    service: Service,
+    origins: frozenset[str],
+    extra_routes: list[BaseRoute] | None = None,
+    allowed_hosts: frozenset[str] = frozenset(),
 ) -> Starlette:
     from .joining import JoinPages
     from .live import LiveEndpoint
@@ -258,7 +293,8 @@ def create_app(
             service.close()
 
     app = Starlette(routes=routes, lifespan=lifespan)
-    app.add_middleware(SecurityHeaders)
+    app.add_middleware(TrustedHosts, allowed=allowed_hosts)
+    app.add_middleware(SecurityHeaders)  # outermost: refusals carry the headers too
     return app
 
 

@@ -52,6 +52,7 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         help="address phones use, e.g. http://192.168.1.20:8000 (default: LAN IP)",
     )
+    _allowed_host_option(serve)
     serve.set_defaults(func=_serve)
     demo = sub.add_parser("demo", help="serve a kit with simulated phones taking part")
     demo.add_argument("kit", nargs="?", default=DEFAULT_KIT)
@@ -70,6 +71,7 @@ def _parser() -> argparse.ArgumentParser:
         default=4.0,
         help="mean seconds between two actions of one phone (default: 4)",
     )
+    _allowed_host_option(demo)
     demo.set_defaults(func=_demo)
     kits = sub.add_parser("kits", help="list bundled and installed kits")
     kits.set_defaults(func=_kits)
@@ -88,6 +90,17 @@ def resolve_kit_path(name: str, kit_paths: list[Path]) -> Path:
             return candidate
     known = ", ".join(sorted(p.stem for p in kit_paths))
     raise KitError(f"{name}: no such kit file, and no bundled kit of that name ({known})")
+
+
+def _allowed_host_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--allowed-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="a host name the server is reached by (repeatable); when given, requests naming "
+        "any other Host get 400. The --public-url host is always allowed.",
+    )
 
 
 def _plugins() -> tuple[pluggy.PluginManager, list[Path], dict[str, type[Activity]]]:
@@ -127,7 +140,9 @@ def _serve(args: argparse.Namespace) -> int:
     if kit is None:
         # A workshop keeps the kit it started with, so replaying its log stays exact.
         print(f"Resuming the workshop stored in {db} (with the kit it started with).")
-    return run_server(pm, db, kit, activities, args.host, args.port, args.public_url)
+    return run_server(
+        pm, db, kit, activities, args.host, args.port, args.public_url, tuple(args.allowed_host)
+    )
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -142,7 +157,16 @@ def _demo(args: argparse.Namespace) -> int:
     if args.participants < 0 or args.participants > 2000:
         raise KitError("--participants: expected a number from 0 to 2000")
     return run_demo(
-        pm, db, kit, activities, args.host, args.port, args.public_url, args.participants, args.pace
+        pm,
+        db,
+        kit,
+        activities,
+        args.host,
+        args.port,
+        args.public_url,
+        args.participants,
+        args.pace,
+        tuple(args.allowed_host),
     )
 
 

@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from .activity import N_, Rejection
-from .auth import normalise_join_code, same_secret
+from .auth import normalise_join_code
 from .text import clean_text
 
 if TYPE_CHECKING:
@@ -24,24 +24,16 @@ class JoinPages:
         self.service = pages.service
 
     async def join_page(self, request: Request) -> Response:
-        if not self._code_ok(request):
-            return self._unknown_code(request)
-        return self._form_or_redirect(request, "participant", {})
+        return self._code_refusal(request) or self._form_or_redirect(request, "participant", {})
 
     async def join_submit(self, request: Request) -> Response:
-        if not self._code_ok(request):
-            return self._unknown_code(request)
-        return await self._submit(request, "participant")
+        return self._code_refusal(request) or await self._submit(request, "participant")
 
     async def jury_page(self, request: Request) -> Response:
-        if not same_secret(request.path_params["token"], self.service.secrets.jury_token):
-            return self.pages.refuse(request, N_("This jury link is not valid."), 404)
-        return self._form_or_redirect(request, "juror", {})
+        return self._token_refusal(request) or self._form_or_redirect(request, "juror", {})
 
     async def jury_submit(self, request: Request) -> Response:
-        if not same_secret(request.path_params["token"], self.service.secrets.jury_token):
-            return self.pages.refuse(request, N_("This jury link is not valid."), 404)
-        return await self._submit(request, "juror")
+        return self._token_refusal(request) or await self._submit(request, "juror")
 
     # -----------------------------------------------------------------------------------
     def _form_or_redirect(
@@ -84,13 +76,20 @@ class JoinPages:
         )
         return response
 
-    def _code_ok(self, request: Request) -> bool:
-        code = normalise_join_code(request.path_params["code"])
-        return same_secret(code, self.service.secrets.join_code)
+    def _code_refusal(self, request: Request) -> Response | None:
+        return self.pages.check_secret(
+            request,
+            normalise_join_code(request.path_params["code"]),
+            self.service.secrets.join_code,
+            N_("Unknown join code. Check the code on the screen."),
+        )
 
-    def _unknown_code(self, request: Request) -> Response:
-        return self.pages.refuse(
-            request, N_("Unknown join code. Check the code on the screen."), 404
+    def _token_refusal(self, request: Request) -> Response | None:
+        return self.pages.check_secret(
+            request,
+            request.path_params["token"],
+            self.service.secrets.jury_token,
+            N_("This jury link is not valid."),
         )
 
 

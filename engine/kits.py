@@ -29,6 +29,9 @@ class WorkshopSection(BaseModel):
     place: str = ""
     date: str = ""
     tables: int = Field(default=0, ge=0, le=300)
+    # People registered or expected: the panel shows joined devices against it, so a
+    # facilitator sees at a glance who is missing (or that someone joined twice).
+    expected: int = Field(default=0, ge=0, le=100_000)
 
 
 class StepSection(BaseModel):
@@ -68,6 +71,7 @@ class Kit:
     date: str
     steps: tuple[Step, ...]
     tables: int = 0
+    expected: int = 0
 
     def step(self, step_id: str) -> Step:
         for step in self.steps:
@@ -101,7 +105,7 @@ def parse_kit(text: str, name: str, activities: dict[str, type[Activity]]) -> Ki
     context = {"tables": kit_file.workshop.tables, "language": kit_file.workshop.language}
     steps = tuple(_build_steps(name, kit_file.steps, activities, context))
     w = kit_file.workshop
-    return Kit(name, text, w.title, w.language, w.place, w.date, steps, w.tables)
+    return Kit(name, text, w.title, w.language, w.place, w.date, steps, w.tables, w.expected)
 
 
 def _build_steps(

@@ -14,7 +14,8 @@ import uvicorn
 
 from .activity import Activity
 from .app import create_app
-from .auth import allowed_origins
+from .auth import allowed_origins, origin_of
+from .guard import host_name
 from .kits import Kit
 from .network import default_public_url, local_hosts, qr_terminal
 from .service import Service
@@ -76,11 +77,21 @@ def build_service(
     host: str,
     port: int,
     public_url: str | None,
+    allowed_hosts: tuple[str, ...] = (),
 ) -> tuple[Service, Any]:
     url = public_url or default_public_url(host, port)
     service = Service(db, kit, activities, pm, url)
     origins = allowed_origins(port, local_hosts(host), url)
-    return service, create_app(service, origins)
+    return service, create_app(service, origins, allowed_hosts=trusted_hosts(allowed_hosts, url))
+
+
+def trusted_hosts(listed: tuple[str, ...], public_url: str) -> frozenset[str]:
+    """The Host names accepted: none listed means any well-formed Host; else the listed names
+    plus the public URL's own host (the address printed on the QR code must always work)."""
+    if not listed:
+        return frozenset()
+    public_host = host_name(origin_of(public_url).split("://", 1)[-1])
+    return frozenset({h.lower() for h in listed} | ({public_host} if public_host else set()))
 
 
 def run_server(
@@ -91,8 +102,9 @@ def run_server(
     host: str,
     port: int,
     public_url: str | None,
+    allowed_hosts: tuple[str, ...] = (),
 ) -> int:
-    service, app = build_service(pm, db, kit, activities, host, port, public_url)
+    service, app = build_service(pm, db, kit, activities, host, port, public_url, allowed_hosts)
     logging.getLogger("uvicorn.access").addFilter(RedactSecrets())
     _print_welcome(service, db)
     uvicorn.Server(uvicorn_config(app, host, port)).run()
@@ -109,8 +121,9 @@ def run_demo(
     public_url: str | None,
     participants: int,
     pace: float,
+    allowed_hosts: tuple[str, ...] = (),
 ) -> int:
-    service, app = build_service(pm, db, kit, activities, host, port, public_url)
+    service, app = build_service(pm, db, kit, activities, host, port, public_url, allowed_hosts)
     logging.getLogger("uvicorn.access").disabled = True  # hundreds of simulated requests
     _print_welcome(service, db)
     print(f"Demo: {participants} simulated phones join and take part; you drive the steps.")

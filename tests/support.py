@@ -44,6 +44,8 @@ class Server:
     later_output: list[str] = field(default_factory=list)
     # Extra environment for the server process (e.g. PALABRE_PING_SECONDS).
     env: dict[str, str] = field(default_factory=dict)
+    # Extra command-line options for `palabre serve` (e.g. ["--allowed-host", "x.test"]).
+    args: list[str] = field(default_factory=list)
 
     @property
     def base(self) -> str:
@@ -52,7 +54,7 @@ class Server:
     def command(self) -> list[str]:
         return [sys.executable, "-m", "palabre.engine.cli", "serve", self.kit,
                 "--db", str(self.db), "--host", "127.0.0.1", "--port", str(self.port),
-                "--public-url", self.base]
+                "--public-url", self.base, *self.args]
 
     def start(self, timeout: float = 30.0) -> Server:
         self.proc = subprocess.Popen(self.command(), stdout=subprocess.PIPE,
