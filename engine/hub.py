@@ -18,6 +18,10 @@ from .workshop import Changes
 
 log = logging.getLogger("palabre.hub")
 MAX_QUEUED_ACKS = 256
+# Sockets one phone may hold at once. A phone on flaky Wi-Fi leaves dead sockets behind until
+# their pings time out, and a script could open thousands with one cookie: past this many,
+# the oldest is closed (the newest is the one a person is looking at).
+MAX_SOCKETS_PER_PARTICIPANT = 32
 
 
 def encode(message: dict[str, Any]) -> str:
@@ -49,12 +53,17 @@ class Connection:
         self.wake.set()
         return True
 
+    async def send_replies(self) -> None:
+        # Removed only once sent: a sender cancelled while waiting to write loses nothing.
+        while self.replies:
+            await self.websocket.send_text(self.replies[0])
+            self.replies.popleft()
+
     async def run_sender(self) -> None:
         while not self.closed:
             await self.wake.wait()
             self.wake.clear()
-            while self.replies:
-                await self.websocket.send_text(self.replies.popleft())
+            await self.send_replies()
             views, self.views = self.views, {}
             for message in views.values():
                 await self.websocket.send_text(message)
@@ -64,7 +73,8 @@ class Hub:
     def __init__(self, views: Views) -> None:
         self.views = views
         self.connections: set[Connection] = set()
-        self.by_participant: dict[str, set[Connection]] = defaultdict(set)
+        # participant -> their sockets, oldest first (a dict keeps insertion order)
+        self.by_participant: dict[str, dict[Connection, None]] = defaultdict(dict)
         self.shared_seq = 0
         self.personal_seq: dict[str, int] = defaultdict(int)
         self.renders = 0  # counted, so tests can check each view is rendered once per tick
@@ -73,11 +83,20 @@ class Hub:
         self._shared_cache: dict[tuple[str, str], str] = {}
 
     # -- membership ------------------------------------------------------------------
-    def add(self, conn: Connection) -> None:
+    def add(self, conn: Connection) -> list[Connection]:
+        """Registers a socket; returns the participant's oldest sockets it pushes over the
+        limit, for the caller to close."""
         self.connections.add(conn)
+        evicted: list[Connection] = []
         if conn.participant_id:
-            self.by_participant[conn.participant_id].add(conn)
+            group = self.by_participant[conn.participant_id]
+            group[conn] = None
+            while len(group) > MAX_SOCKETS_PER_PARTICIPANT:
+                oldest = next(iter(group))
+                self.remove(oldest)
+                evicted.append(oldest)
         self._count_participants()
+        return evicted
 
     def remove(self, conn: Connection) -> None:
         conn.closed = True
@@ -86,7 +105,7 @@ class Hub:
         if conn.participant_id:
             group = self.by_participant.get(conn.participant_id)
             if group is not None:
-                group.discard(conn)
+                group.pop(conn, None)
                 if not group:
                     del self.by_participant[conn.participant_id]
         self._count_participants()

@@ -18,24 +18,37 @@ from .service import Service
 
 log = logging.getLogger("palabre.live")
 AUDIENCES = ("facilitator", "screen", "participant")
-# Token bucket per socket: a burst of taps is fine, a script flooding is slowed then cut off.
+# Token bucket per phone, shared by its sockets (reconnecting does not refill it): a burst of
+# taps is fine, a script flooding is slowed, then each of its sockets is cut off.
 RATE_PER_SECOND = 20.0
 BURST = 40.0
 STRIKES_BEFORE_CLOSE = 50
 
 
-class RateLimit:
+class Allowance:
     def __init__(self) -> None:
         self.tokens = BURST
         self.stamp = time.monotonic()
-        self.strikes = 0
 
-    def allow(self) -> bool:
+    def take(self) -> bool:
         now = time.monotonic()
         self.tokens = min(BURST, self.tokens + (now - self.stamp) * RATE_PER_SECOND)
         self.stamp = now
         if self.tokens >= 1:
             self.tokens -= 1
+            return True
+        return False
+
+
+class RateLimit:
+    """One socket's use of its phone's allowance; refusals (strikes) count per socket."""
+
+    def __init__(self, allowance: Allowance) -> None:
+        self.allowance = allowance
+        self.strikes = 0
+
+    def allow(self) -> bool:
+        if self.allowance.take():
             return True
         self.strikes += 1
         return False
@@ -46,6 +59,7 @@ class LiveEndpoint:
         self.service = service
         self.origins = origins
         self.identify = identify  # (websocket, role) -> Identity | None
+        self.allowances: dict[str, Allowance] = {}  # participant id (or role) -> its bucket
 
     async def endpoint(self, websocket: WebSocket) -> None:
         origin = (websocket.headers.get("origin") or "").lower()
@@ -82,11 +96,13 @@ class LiveEndpoint:
 
     async def _serve(self, conn: Connection, identity: Identity) -> None:
         hub = self.service.hub
-        hub.add(conn)
+        for oldest in hub.add(conn):
+            asyncio.ensure_future(oldest.websocket.close(code=1008, reason="too many sockets"))
         self.service.touch({"facilitator"})
         hub.send_fresh(conn)
         sender = asyncio.create_task(conn.run_sender())
-        limit = RateLimit()
+        key = identity.participant_id or identity.role
+        limit = RateLimit(self.allowances.setdefault(key, Allowance()))
         try:
             while True:
                 frame = await conn.websocket.receive()
@@ -95,6 +111,11 @@ class LiveEndpoint:
                 # The facilitator is trusted and may click fast; phones are throttled.
                 if identity.role != "facilitator" and not limit.allow():
                     if limit.strikes >= STRIKES_BEFORE_CLOSE:
+                        # A flood arrives many frames per read, faster than the sender runs:
+                        # send the refusals still queued (they say why) before the close.
+                        sender.cancel()
+                        await asyncio.gather(sender, return_exceptions=True)
+                        await conn.send_replies()
                         await conn.websocket.close(code=1008, reason="too many messages")
                         break
                     reply = self._error(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import socket
 import sys
 from pathlib import Path
 from typing import Any
@@ -49,6 +50,21 @@ def ping_seconds() -> float:
     except ValueError:
         return 15.0
     return min(max(seconds, 0.2), 300.0)
+
+
+# At most this many bytes a connection has not yet sent wait in the kernel; the rest waits in
+# the connection's latest-wins outbox (hub.py), where a newer view replaces an older one.
+# Left alone, Linux grows a socket's send buffer to 4 MiB: a stalled projector would get
+# hundreds of stale views on resuming before the fresh one (RELIABILITY row 16).
+UNSENT_BYTES_IN_KERNEL = 16 * 1024
+
+
+def listening_socket(config: uvicorn.Config) -> socket.socket:
+    """uvicorn's own listening socket, with options its connections inherit."""
+    sock = config.bind_socket()
+    if hasattr(socket, "TCP_NOTSENT_LOWAT"):  # Linux, macOS
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NOTSENT_LOWAT, UNSENT_BYTES_IN_KERNEL)
+    return sock
 
 
 def uvicorn_config(app: Any, host: str, port: int) -> uvicorn.Config:
@@ -107,7 +123,8 @@ def run_server(
     service, app = build_service(pm, db, kit, activities, host, port, public_url, allowed_hosts)
     logging.getLogger("uvicorn.access").addFilter(RedactSecrets())
     _print_welcome(service, db)
-    uvicorn.Server(uvicorn_config(app, host, port)).run()
+    config = uvicorn_config(app, host, port)
+    uvicorn.Server(config).run(sockets=[listening_socket(config)])
     return 0
 
 
@@ -134,8 +151,9 @@ def run_demo(
 async def _serve_with_phones(
     service: Service, app: Any, host: str, port: int, participants: int, pace: float
 ) -> None:
-    server = uvicorn.Server(uvicorn_config(app, host, port))
-    serving = asyncio.create_task(server.serve())
+    config = uvicorn_config(app, host, port)
+    server = uvicorn.Server(config)
+    serving = asyncio.create_task(server.serve(sockets=[listening_socket(config)]))
     while not server.started and not serving.done():
         await asyncio.sleep(0.05)
     local = f"http://127.0.0.1:{port}" if host in ("0.0.0.0", "::", "") else f"http://{host}:{port}"

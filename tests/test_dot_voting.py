@@ -55,7 +55,8 @@ def test_the_facilitator_controls_keep_their_events(name: str, kind: str) -> Non
 def test_the_actions_and_their_roles_are_unchanged() -> None:
     assert {n: sorted(r) for n, r in DotVoting.actions.items()} == {
         "vote": ["participant"], "unvote": ["participant"], "close": ["facilitator"],
-        "reopen": ["facilitator"], "reveal": ["facilitator"], "hide_results": ["facilitator"]}
+        "reopen": ["facilitator"], "reveal": ["facilitator"], "hide_results": ["facilitator"],
+        "reset": ["facilitator"]}
 
 
 def test_an_item_outside_the_vote_is_refused() -> None:
@@ -160,3 +161,37 @@ def test_a_shortlist_keeps_only_the_items_with_the_most_dots() -> None:
     assert len(kept) == 7
     assert [i.id for i in kept[:4]] == ["c3", "c12", "c5", "c9"]  # ties keep kit order
     assert [i.score for i in kept[:4]] == [2.0, 2.0, 1.0, 1.0]
+
+
+# -- the facilitator's reset (over the wire: tests/test_vote_integrity.py) --------------------
+def test_a_reset_takes_back_every_dot_in_one_event_and_everyone_can_vote_again() -> None:
+    activity, state = vote(dots=3, max_per_item=2)
+    for item in ("parc", "parc", "banc"):
+        act(activity, state, "vote", {"item": item})
+    act(activity, state, "vote", {"item": "banc"}, actor=INES)
+    assert act(activity, state, "reset", actor=FACILITATOR) == [
+        Event("dot_voting.reset", {"dots": 4, "voters": 2})]
+    assert (state.dots.total(), state.dots.voters()) == (0, 0)
+    assert [n for _, n in state.ranking()] == [0, 0, 0]
+    assert activity.personal_view(state, ZOE)["left"] == 3
+    for item in ("banc", "banc", "parc"):  # the whole budget again
+        act(activity, state, "vote", {"item": item})
+    assert refused(activity, state, "vote", {"item": "bibli"}) == "no_dots_left"
+
+
+def test_a_reset_of_an_empty_ballot_box_is_accepted_with_no_event() -> None:
+    activity, state = vote()
+    assert act(activity, state, "reset", actor=FACILITATOR) == []
+    act(activity, state, "vote", {"item": "parc"})
+    act(activity, state, "unvote", {"item": "parc"})
+    assert act(activity, state, "reset", actor=FACILITATOR) == []
+
+
+def test_a_reset_leaves_the_vote_closed_or_open_and_the_results_shown_or_hidden() -> None:
+    activity, state = vote()
+    act(activity, state, "vote", {"item": "parc"})
+    act(activity, state, "close", actor=FACILITATOR)
+    act(activity, state, "reveal", actor=FACILITATOR)
+    act(activity, state, "reset", actor=FACILITATOR)
+    assert (state.open, state.revealed, state.dots.total()) == (False, True, 0)
+    assert refused(activity, state, "vote", {"item": "parc"}) == "closed"

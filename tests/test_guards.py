@@ -263,3 +263,26 @@ def test_no_authorisation_reads_the_request_url_or_host() -> None:
     assert found == set(URL_READS), (
         "a new read of the request URL or Host header: authorisation must come from signed "
         f"cookies and secrets only; if it is safe, add it to URL_READS with why: {found}")
+
+
+# -- one cookie, many sockets (row 10) --------------------------------------------------------
+def test_one_phone_holding_too_many_sockets_loses_its_oldest_ones(start_server: Any) -> None:
+    from palabre.engine.hub import MAX_SOCKETS_PER_PARTICIPANT as LIMIT
+
+    server = start_server()
+    run(_too_many_sockets(server, LIMIT))
+
+
+async def _too_many_sockets(server: Server, limit: int) -> None:
+    phone = Client(server, "participant").join("Onglets")
+    tabs = []
+    try:
+        for _ in range(limit + 8):
+            tabs.append(await phone.copy().connect())
+        codes = await asyncio.gather(*(t.closed(timeout=20) for t in tabs[:8]))
+        assert codes == [1008] * 8, codes
+        assert all(t.ws.close_code is None for t in tabs[8:]), "the newest sockets stay open"
+        ack = await tabs[-1].act("post", {"title": "Toujours là"}, step="ideas")
+        assert ack["ok"], ack
+    finally:
+        await close_all(*tabs)

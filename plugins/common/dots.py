@@ -2,7 +2,7 @@
 items, at most a few on any one item, and may take a dot back to move it.
 
 Used by dot_voting, by axes (the vote that retains axes) and by the jury's audience vote.
-An activity keeps one `Dots` in its state and touches it in exactly two places::
+An activity keeps one `Dots` in its state and touches it in two places (three with a reset)::
 
     # initial_state
     state.dots = Dots()
@@ -12,6 +12,8 @@ An activity keeps one `Dots` in its state and touches it in exactly two places::
     return [Event("myslug.voted", {"item": item})]
     # reduce: record the dot
     state.dots.record(event.actor, event.data["item"], +1)
+    # reduce, on a facilitator's reset (an event of the activity's own): every dot back
+    state.dots.clear()
 
 Why the split holds under concurrency: the engine runs `handle` and the `reduce` of its
 events with no `await` in between, so a participant with 5 dots never spends a 6th however
@@ -149,6 +151,11 @@ class Dots:
         ballot = self.ballots.setdefault(voter, {})
         ballot[item] = ballot.get(item, 0) + delta
         self.tally[item] = self.tally.get(item, 0) + delta
+
+    def clear(self) -> None:
+        """Give every dot back to its owner (a facilitator's reset of the vote)."""
+        self.ballots.clear()
+        self.tally.clear()
 
 
 def _group_full(group: str, limit: int) -> Rejection:

@@ -55,7 +55,15 @@ class DotVoting(Activity):
     name = N_("Dot-voting")
     Config = DotVotingConfig
     config: DotVotingConfig
-    actions = {"vote": P, "unvote": P, "close": F, "reopen": F, "reveal": F, "hide_results": F}
+    actions = {
+        "vote": P,
+        "unvote": P,
+        "close": F,
+        "reopen": F,
+        "reveal": F,
+        "hide_results": F,
+        "reset": F,
+    }
 
     def initial_state(self, inputs: list[Item]) -> DotVotingState:
         items = inputs or [Item(**s.model_dump()) for s in self.config.items]
@@ -76,6 +84,13 @@ class DotVoting(Activity):
                 is_open=state.open,
             )
             return [Event(f"dot_voting.{action.name}d", {"item": item_id})]
+        if action.name == "reset":
+            # An empty ballot box has nothing to clear: accepted, with no event (as the
+            # protocol does for every action that changes nothing).
+            if not state.dots.total():
+                return []
+            cleared = {"dots": state.dots.total(), "voters": state.dots.voters()}
+            return [Event("dot_voting.reset", cleared)]
         return [Event(_FACILITATOR_EVENTS[action.name])]
 
     @property
@@ -91,6 +106,8 @@ class DotVoting(Activity):
             state.open = kind == "reopened"
         elif kind in ("revealed", "results_hidden"):
             state.revealed = kind == "revealed"
+        elif kind == "reset":  # every dot goes back to its owner; open/revealed stay as they are
+            state.dots.clear()
         return state
 
     # -- views ------------------------------------------------------------------------------
