@@ -8,8 +8,8 @@ Prints the normal phones' ack latencies (send to ack: p50/p95/p99/max) and the f
 fate. The same scenario, shorter, is asserted by counting in tests/test_limits.py; figures
 are only printed here.
 
-    /tmp/v2/bin/python bench/flood.py --seconds 30 --clients 100
-    /tmp/v2/bin/python bench/flood.py --seconds 30 --clients 100 --no-flooder  # baseline
+    .venv/bin/python bench/flood.py --seconds 30 --clients 100
+    .venv/bin/python bench/flood.py --seconds 30 --clients 100 --no-flooder  # baseline
 """
 
 from __future__ import annotations

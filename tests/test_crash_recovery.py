@@ -13,13 +13,13 @@ import asyncio
 import random
 import re
 import subprocess
-from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 import websockets
+from crash_harness import Msg, ballot_after, vote_plan
 
 from support import (
     Client,
@@ -38,15 +38,6 @@ PHONES = 8
 WINDOW = 4  # unacknowledged actions a phone keeps in flight
 IDEAS_EACH = 10  # the ideation default max_ideas_per_participant
 VOTES_EACH = 24
-DOTS, MAX_PER_ITEM = 5, 3
-
-
-@dataclass(frozen=True)
-class Msg:
-    id: str
-    action: str
-    data: dict[str, Any]
-    step: str | None
 
 
 @dataclass
@@ -202,30 +193,6 @@ def idea_plan(n: int) -> list[Msg]:
     ]
 
 
-def vote_plan(n: int, items: list[str], rng: random.Random) -> list[Msg]:
-    """Votes and unvotes that are all valid when applied in order."""
-    model: Counter[str] = Counter()
-    plan = []
-    for j in range(VOTES_EACH):
-        can_vote = [i for i in items if sum(model.values()) < DOTS and model[i] < MAX_PER_ITEM]
-        can_unvote = [i for i in items if model[i] > 0]
-        if can_vote and (not can_unvote or rng.random() < 0.6):
-            action, item = "vote", rng.choice(can_vote)
-            model[item] += 1
-        else:
-            action, item = "unvote", rng.choice(can_unvote)
-            model[item] -= 1
-        plan.append(Msg(f"vote-{n}-{j}", action, {"item": item}, "vote"))
-    return plan
-
-
-def ballot_after(plan: list[Msg], items: list[str]) -> dict[str, int]:
-    mine = dict.fromkeys(items, 0)
-    for m in plan:
-        mine[m.data["item"]] += 1 if m.action == "vote" else -1
-    return mine
-
-
 # -- the tests --------------------------------------------------------------------------------
 def test_a_sigkill_loses_no_acknowledged_idea_or_vote_and_applies_none_twice(
     tmp_path: Path, start_server: Any
@@ -286,7 +253,7 @@ async def _crash_twice(db: Path, start_server: Any) -> None:
         assert len(items) == PHONES * IDEAS_EACH
         rng = random.Random(7)
         for n, p in enumerate(phones):
-            p.plan, p.acked = vote_plan(n, items[:6], rng), {}
+            p.plan, p.acked = vote_plan(f"vote-{n}", items[:6], VOTES_EACH, rng), {}
         sent = await run_until_killed(server, phones, threshold=len(phones) * VOTES_EACH * 2 // 5)
         await close_all(*clients)
         _assert_mid_flight(phones, sent)
