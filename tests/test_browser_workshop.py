@@ -214,8 +214,10 @@ def _workshop(browser: Any, server: Server, requests: Requests, tmp_path: Path) 
     expect(hidden).to_have_class(re.compile(r"\bcard--hidden\b"))
 
     duplicate = idea_card(panel, IDEAS[1])
-    duplicate.locator("select[name=into]").select_option(label=IDEAS[0])
-    duplicate.get_by_role("button", name="Regrouper", exact=True).click()
+    # One picker for the step ("Idée à garder"), then a button on each duplicate.
+    picker = panel.get_by_label("Idée à garder")
+    picker.select_option(label=IDEAS[0])
+    duplicate.get_by_role("button", name="Regrouper avec l’idée gardée").click()
     expect(screen.locator(".card__title", has_text=IDEAS[1])).to_have_count(0)
     kept = screen.locator(".card", has=screen.locator(".card__title", has_text=IDEAS[0]))
     expect(kept.locator(".card__meta")).to_have_text("+1")
@@ -223,6 +225,8 @@ def _workshop(browser: Any, server: Server, requests: Requests, tmp_path: Path) 
     expect(duplicate).to_contain_text(f"Regroupée avec « {IDEAS[0]} »")
     expect(screen.locator(".screen-count .count")).to_have_text(str(total - 2))
     expect(panel.locator("#toast.is-visible")).to_have_count(0)  # « Envoyé » has faded
+    # The picker keeps its choice after the merge and the views that followed it.
+    expect(picker.locator("option:checked")).to_have_text(IDEAS[0])
     screenshot(panel, "workshop-05-facilitator-moderated")
     screenshot(screen, "workshop-05-screen-moderated")
 

@@ -394,8 +394,21 @@ def test_the_panel_counts_per_theme_and_offers_hide_and_merge(renderer: Renderer
     assert "2 problèmes visibles" in re.sub(r"<[^>]+>", "", fr) and "Clore le diagnostic" in fr
     assert "Close the diagnosis" in en and "Table 3" in en
     assert f'data-action="hide" data-step="diag" data-arg-problem="{a}"' in en
-    merge = re.search(rf'id="merge-{a}".*?</form>', en, re.S)
-    assert merge and '<optgroup label="Éducation">' in merge.group(0)
+    picker = re.search(r'id="merge-diag".*?</form>', en, re.S)
+    assert picker and '<optgroup label="Éducation">' in picker.group(0)
+    assert f'form="merge-diag" name="problem" value="{a}"' in en, "each card submits the picker"
+
+
+def test_the_panel_grows_linearly_with_the_problems(renderer: Renderer) -> None:
+    """One merge picker for the step, not a list of targets per card: 400 problems used to
+    make a panel of megabytes, re-rendered on every tick."""
+    activity, state = make()
+    sizes = {}
+    for n in range(1, 401):
+        post(activity, state, person(f"p{n}"), f"Problème numéro {n}", theme="emploi")
+        if n in (100, 400):
+            sizes[n] = len(render(renderer, "fr", "facilitator", activity, state))
+    assert sizes[400] < 5 * sizes[100], sizes
     act(activity, state, FACILITATOR, "close")
     assert "Rouvrir le diagnostic" in render(renderer, "fr", "facilitator", activity, state)
     assert "Le diagnostic est terminé" in render(renderer, "fr", "participant", activity, state)

@@ -277,6 +277,13 @@
     } else if (old.tagName === 'INPUT') {
       if (old.type === 'checkbox' || old.type === 'radio') old.checked = fresh.defaultChecked;
       else if (old.type !== 'file') old.value = fresh.defaultValue;
+    } else if (old.tagName === 'SELECT') {
+      // The person's choice survives new options arriving, unless the server picks one.
+      const chosen = old.value;
+      const serverChoice = fresh.querySelector('option[selected]');
+      morphChildren(old, fresh);
+      const keep = serverChoice ? serverChoice.value : chosen;
+      if (Array.from(old.options).some((o) => o.value === keep)) old.value = keep;
     } else {
       morphChildren(old, fresh);
     }
@@ -388,7 +395,8 @@
     if (el) {
       el.removeAttribute('aria-busy');
       edited.delete(el);
-      HTMLFormElement.prototype.reset.call(el);  // immune to a field named "reset"
+      // A sticky form (a picker reused for several actions) keeps its choice after an ack.
+      if (!el.hasAttribute('data-sticky')) HTMLFormElement.prototype.reset.call(el);  // immune to a field named "reset"
       setFeedback(el, '');
     }
     toast(t('sent'));
@@ -415,6 +423,8 @@
     if (form.getAttribute('aria-busy') === 'true') return;   // still waiting for the ack
     const data = {};
     for (const [k, v] of new FormData(form)) if (typeof v === 'string') data[k] = v;
+    // A submit button may live outside its form (form="…") and carry the item it acts on.
+    if (e.submitter && e.submitter.name) data[e.submitter.name] = e.submitter.value;
     setFeedback(form, '');
     for (const f of form.querySelectorAll('[aria-invalid]')) f.removeAttribute('aria-invalid');
     act(form, form.getAttribute('data-action'), form.getAttribute('data-step'), data);
