@@ -132,8 +132,8 @@ def test_every_page_at_every_step_has_no_serious_accessibility_violation(
         # The facilitator tidies: one hidden, one merged (the panel offers to undo both).
         idea_card(panel, "Une fête").get_by_role("button", name="Masquer").click()
         merged = idea_card(panel, "Plus de bancs")
-        merged.locator("select[name=into]").select_option(label="Des bancs à l'ombre")
-        merged.get_by_role("button", name="Regrouper", exact=True).click()
+        panel.get_by_label("Idée à garder").select_option(label="Des bancs à l'ombre")
+        merged.get_by_role("button", name="Regrouper avec l’idée gardée").click()
         expect(merged.get_by_role("button", name="Défaire le regroupement")).to_be_visible()
         expect(screen.locator(".card")).to_have_count(2)
         audit.check(panel, "facilitator, ideas, a hidden and a merged idea")
@@ -306,8 +306,8 @@ def test_every_facilitator_control_is_reachable_by_tab(
         expect(panel.locator("[data-region=main] li.card")).to_have_count(4)
         idea_card(panel, "Un marché").get_by_role("button", name="Masquer").click()
         merged = idea_card(panel, "Plus de bancs")
-        merged.locator("select[name=into]").select_option(label="Des bancs")
-        merged.get_by_role("button", name="Regrouper", exact=True).click()
+        panel.get_by_label("Idée à garder").select_option(label="Des bancs")
+        merged.get_by_role("button", name="Regrouper avec l’idée gardée").click()
         expect(merged.get_by_role("button", name="Défaire le regroupement")).to_be_visible()
         # The sidebar's details (screen preview) open too: its contents are controls as well.
         panel.locator("details.screen-preview summary").click()
