@@ -33,9 +33,10 @@ def clean_text(
         raise Rejection("invalid_text", N_("This field must be text."), field=field)
     if any(0xD800 <= ord(ch) <= 0xDFFF for ch in value):
         raise Rejection("invalid_text", N_("This text contains invalid characters."), field=field)
-    text = unicodedata.normalize("NFC", value)
-    text = _strip_controls(text, multiline).strip()
-    text = _drop_bidi_controls(text)
+    # Controls and bidi marks go first: one left between a letter and its accent would keep
+    # the pair from composing, and one at an end would hide spaces from strip().
+    text = _drop_bidi_controls(_strip_controls(value, multiline))
+    text = unicodedata.normalize("NFC", text).strip()
     if _looks_empty(text):
         if required:
             raise Rejection("empty_text", N_("Please write something."), field=field)
