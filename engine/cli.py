@@ -28,6 +28,9 @@ def main(argv: list[str] | None = None) -> int:
     except (KitError, PluginError, StoreError) as exc:
         print(f"palabre: {exc}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        # uvicorn re-raises Ctrl-C after a clean shutdown; the workshop is already on disk.
+        return 130
 
 
 def _parser() -> argparse.ArgumentParser:
