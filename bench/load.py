@@ -35,9 +35,12 @@ from report import aggregate, ingest_levels, tables
 from scenarios import Options, run_once
 from targets import prepare, start
 
+# The smoke proves the harness, not the speed: its ingest latency bound is loose, so that a
+# loaded machine never turns the ingest figure into zero.
 SMOKE = {
     "phones": "200", "runs": 1, "vote_rate": 100.0, "vote_seconds": 2.0, "step_changes": 2,
     "ingest_phones": 200, "ingest_rates": "200,400", "ingest_seconds": 1.0,
+    "ingest_p99_ms": 1000.0,
 }  # fmt: skip
 
 

@@ -217,7 +217,6 @@ class Worker:
         self.host, self.port = target["host"], target["port"]
         self.ws_path, self.origin = "/ws?as=participant", target["origin"]
         joining, connecting = asyncio.Semaphore(joins_at_once), asyncio.Semaphore(connects_at_once)
-        self.missing, self.all_arrived = len(names), asyncio.Event()
         await asyncio.sleep(max(0.0, start - time.monotonic()))
         tasks = [
             asyncio.create_task(self._one_phone(target, n, joining, connecting)) for n in names
@@ -225,12 +224,14 @@ class Worker:
         done, late = await asyncio.wait(tasks, timeout=timeout) if tasks else (set(), set())
         for task in late:
             task.cancel()
-        outcomes = [t.result() if t in done and not t.exception() else None for t in tasks]
-        failures: dict[str, int] = {}
-        for o in outcomes:
-            reason = "timeout" if o is None else o[2]
+        outcomes, failures = [], {}
+        for task in tasks:
+            error = task.exception() if task in done else None
+            outcome = task.result() if task in done and error is None else None
+            reason = outcome[2] if outcome else type(error).__name__ if error else "timeout"
             if reason != "ready":
                 failures[reason] = failures.get(reason, 0) + 1
+            outcomes.append(outcome)
         return {
             "joined": [o[0] for o in outcomes if o and o[0]],
             "ready": [o[1] for o in outcomes if o and o[1]],
@@ -262,7 +263,6 @@ class Worker:
                 reason = f"join http {status}" if status else reason
                 await asyncio.sleep(0.5 * (attempt + 1))
         if not cookie:
-            self.arrived()
             return 0.0, 0.0, reason
         joined = time.monotonic()
         phone = Phone(self, len(self.phones), cookie)
@@ -277,7 +277,6 @@ class Worker:
             await phone.handshaken
         outcome = await phone.ready
         if outcome != "ready":
-            self.arrived()
             return joined, 0.0, outcome
         return joined, max(phone.t_shared, phone.t_personal), "ready"
 

@@ -14,7 +14,7 @@ Each returns plain figures (floats) for the report. How each is measured:
   at the given aggregate rate. Only votes happen, so the bars' sum on the screen only grows,
   and the vote whose ack carries event seq s is the (s - s0)-th, s0 the seq before the first:
   its screen latency is from its send to the first screen view whose bars add up to at least
-  (s - s0). Server CPU is /proc utime+stime over the sending window.
+  (s - s0). Server CPU is its CPU clock (user + system) over the sending window.
 - step change: the facilitator goes previous/next; for each phone the time from the send of
   the action to the first view of both streams after it; per change the last phone's time.
 - durable ingest: results hidden, phones vote then unvote (budgets never run out) at rising
