@@ -17,6 +17,7 @@ MUST_CARRY = [
     "palabre/engine/cli.py",
     "palabre/engine/locales/fr/LC_MESSAGES/palabre.po",
     "palabre/displays/static/palabre.js",
+    "palabre/displays/static/morph.js",
     "palabre/displays/static/palabre.css",
     "palabre/displays/templates/screen.html",
     "palabre/displays/locales/fr/LC_MESSAGES/palabre.po",

@@ -395,7 +395,7 @@ HTML_SINKS = re.compile(
 # The only lines allowed to write HTML, exactly (stripped), each with its reason.
 ALLOWED_SINKS = [
     (
-        "displays/static/palabre.js",
+        "displays/static/morph.js",
         "tpl.innerHTML = html;         // trusted: rendered and escaped by the server's Jinja",
         "a region from a `view` message, rendered by the server with autoescape, parsed in an "
         "inert <template>, then morphed in",

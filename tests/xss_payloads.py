@@ -261,8 +261,9 @@ CARD_TITLES = """() => Array.from(document.querySelectorAll('[data-region=main] 
 # What a payload would leave behind had the page parsed it as markup: elements and
 # attributes our templates never produce, page parts (actions, regions) inside user text.
 INJECTED = """() => {
+  const scripts = ['/-/static/palabre.js', '/-/static/morph.js'];
   const bad = [], ours = (el) =>
-    (el.tagName === 'SCRIPT' && el.getAttribute('src') === '/-/static/palabre.js') ||
+    (el.tagName === 'SCRIPT' && scripts.includes(el.getAttribute('src'))) ||
     (el.tagName === 'IFRAME' && el.getAttribute('src') === '/screen?preview=1') ||
     (el.closest('svg') && (el.closest('svg.bar__track') || el.closest('.join-qr'))) ||
     (el.tagName === 'I' && el.parentElement.classList.contains('confetti')) ||

@@ -12,16 +12,16 @@
   const TEXT = Object.assign({}, FALLBACK, readJson(body.dataset.i18n));
   const PING_EVERY = 15000;   // contract: ping every 15 s…
   const DEAD_AFTER = 10000;   // …and give up on a socket silent for 10 s after it
-  const NEW_CARD_MS = 1500;
   const MAX_DENSITY = 5;      // levels d1…d5 in palabre.css
-  const FIELDS = 'input, textarea, select, [contenteditable]';
+  const FIELDS = window.PalabreMorph.FIELDS;
   const NOT_DRAFTED = /^(hidden|checkbox|radio|password|file|submit|button|reset|image)$/;
 
   const pending = new Map();   // action id -> {msg, el, disabled}; re-sent with the SAME id
   const edited = new WeakSet(); // forms (or lone fields) typed in since their last ok ack
+  // The morph leaves alone what `edited` protects; new cards settling may loosen the screen.
+  const morph = window.PalabreMorph.create({ isEdited: (el) => edited.has(el), onSettled: () => fitScreen() });
   const lastHtml = {};          // region -> latest server HTML, re-applied once protection ends
   let ws = null, attempt = 0, lastSeq = {};
-  let guarded = new Set();      // ancestors of protected elements, during one morph
   let retryTimer = 0, pingTimer = 0, deadTimer = 0, statusTimer = 0, toastTimer = 0;
 
   function readJson(text) { try { return JSON.parse(text || '{}') || {}; } catch { return {}; } }
@@ -148,7 +148,7 @@
     toastTimer = setTimeout(() => box.classList.remove('is-visible'), isError ? 6000 : 2500);
   }
 
-  /* ---------- views and morphing ---------- */
+  /* ---------- views (the DOM patching itself is in morph.js) ---------- */
 
   function applyView(msg) {
     const stream = msg.stream || 'shared';
@@ -162,17 +162,7 @@
   }
 
   function applyRegions(regions) {
-    const focus = saveFocus();
-    guarded = guardedAncestors();
-    for (const [name, html] of Object.entries(regions)) {
-      const el = document.querySelector(`[data-region="${CSS.escape(name)}"]`);
-      if (!el || typeof html !== 'string') continue;
-      const tpl = document.createElement('template');
-      tpl.innerHTML = html;         // trusted: rendered and escaped by the server's Jinja
-      morphChildren(el, tpl.content);
-      restoreDrafts(el);
-    }
-    restoreFocus(focus);
+    for (const el of morph.apply(regions)) restoreDrafts(el);
     tickCountdowns();               // morphed digits are from render time: correct them now
     fitScreen();
   }
@@ -191,129 +181,6 @@
       levels.push(`d${levels.length + 1}`);
       main.dataset.density = levels.join(' ');
     }
-  }
-
-  // Moving a node that contains the focus blurs it; remember caret to put it back.
-  function saveFocus() {
-    const el = document.activeElement;
-    if (!el || el === body) return null;
-    try { return { el, start: el.selectionStart, end: el.selectionEnd }; } catch { return { el }; }
-  }
-
-  function restoreFocus(s) {
-    if (!s || !s.el.isConnected || document.activeElement === s.el) return;
-    s.el.focus({ preventScroll: true });
-    try { if (typeof s.start === 'number') s.el.setSelectionRange(s.start, s.end); } catch { /* no caret */ }
-  }
-
-  // Identity for matching old and new nodes: id, data-key, or a form's step+action.
-  function keyOf(n) {
-    if (n.nodeType !== 1) return null;
-    const id = n.getAttribute('id');   // not n.id: a field named "id" shadows it on forms
-    if (id) return `#${id}`;
-    const k = n.getAttribute('data-key');
-    if (k !== null) return `k:${k}`;
-    if (n.tagName === 'FORM' && n.hasAttribute('data-action')) {
-      return `f:${n.getAttribute('data-step') || ''}:${n.getAttribute('data-action')}`;
-    }
-    return null;
-  }
-
-  const sameKind = (a, b) => a.nodeType === b.nodeType && a.nodeName === b.nodeName;
-
-  // The user's work in progress: the form holding the focused field, any form typed
-  // in since its last ok ack, and anything still waiting for its ack.
-  function isProtected(el) {
-    if (edited.has(el) || el.getAttribute('aria-busy') === 'true') return true;
-    const a = document.activeElement;
-    return Boolean(a && a !== body && a.matches(FIELDS) && (a.form || a) === el);
-  }
-
-  // Elements containing the user's work keep their own attributes (a <details> stays open,
-  // a card keeps its class); only their children are patched around the protected part.
-  function guardedAncestors() {
-    const set = new Set();
-    for (const el of document.querySelectorAll(`form, ${FIELDS}, [aria-busy="true"]`)) {
-      if (!isProtected(el)) continue;
-      for (let p = el.parentElement; p && !set.has(p); p = p.parentElement) set.add(p);
-    }
-    return set;
-  }
-
-  function morphChildren(oldParent, newParent) {
-    const keyed = new Map();
-    for (const c of oldParent.children) { const k = keyOf(c); if (k) keyed.set(k, c); }
-    const used = new Set();
-    let cursor = oldParent.firstChild;
-    for (const fresh of Array.from(newParent.childNodes)) {
-      const k = keyOf(fresh);
-      let match = k ? keyed.get(k) : null;
-      if (!k && cursor && !keyOf(cursor) && !used.has(cursor)) match = cursor;
-      if (match && (used.has(match) || !sameKind(match, fresh))) match = null;
-      if (match) {
-        used.add(match);
-        if (match === cursor) cursor = cursor.nextSibling;
-        else oldParent.insertBefore(match, cursor);
-        morphNode(match, fresh);
-      } else {
-        oldParent.insertBefore(fresh, cursor);   // adopts the parsed node as is
-        used.add(fresh);
-        markNew(fresh);
-      }
-    }
-    for (const c of Array.from(oldParent.childNodes)) if (!used.has(c)) c.remove();
-  }
-
-  function morphNode(old, fresh) {
-    if (old.nodeType !== 1) {
-      if (old.nodeValue !== fresh.nodeValue) old.nodeValue = fresh.nodeValue;
-      return;
-    }
-    if (isProtected(old)) return;
-    if (!guarded.has(old)) syncAttrs(old, fresh);
-    if (old.tagName === 'TEXTAREA') {
-      old.defaultValue = fresh.defaultValue;
-      old.value = fresh.defaultValue;
-    } else if (old.tagName === 'INPUT') {
-      if (old.type === 'checkbox' || old.type === 'radio') old.checked = fresh.defaultChecked;
-      else if (old.type !== 'file') old.value = fresh.defaultValue;
-    } else if (old.tagName === 'SELECT') {
-      // The person's choice survives new options arriving, unless the server picks one.
-      const chosen = old.value;
-      const serverChoice = fresh.querySelector('option[selected]');
-      morphChildren(old, fresh);
-      const keep = serverChoice ? serverChoice.value : chosen;
-      if (Array.from(old.options).some((o) => o.value === keep)) old.value = keep;
-    } else {
-      morphChildren(old, fresh);
-    }
-  }
-
-  function syncAttrs(old, fresh) {
-    const wasNew = old.classList.contains('card--new');   // client-owned class survives the morph
-    for (const a of Array.from(old.attributes)) {
-      if (fresh.hasAttributeNS(a.namespaceURI, a.localName)) continue;
-      if (a.name === 'open' && old.tagName === 'DETAILS') continue;   // the user opened it
-      old.removeAttributeNS(a.namespaceURI, a.localName);
-    }
-    for (const a of fresh.attributes) {
-      if (old.getAttributeNS(a.namespaceURI, a.localName) !== a.value) {
-        old.setAttributeNS(a.namespaceURI, a.name, a.value);
-      }
-    }
-    if (wasNew) old.classList.add('card--new');
-  }
-
-  function markNew(node) {
-    if (node.nodeType !== 1) return;
-    const cards = Array.from(node.querySelectorAll('.card'));
-    if (node.classList.contains('card')) cards.push(node);
-    for (const c of cards) {
-      c.classList.add('card--new');
-      setTimeout(() => c.classList.remove('card--new'), NEW_CARD_MS);
-    }
-    // Once arrivals have settled, fit again: the layout may loosen.
-    if (cards.length) setTimeout(fitScreen, NEW_CARD_MS + 50);
   }
 
   /* ---------- drafts (sessionStorage, best effort: storage may be off or full) ---------- */
