@@ -150,30 +150,23 @@ class Pages:
 
     # -- the facilitator and the screen ----------------------------------------------------
     async def facilitator_login(self, request: Request) -> Response:
-        refusal = self.check_secret(
-            request,
-            request.path_params["secret"],
-            self.service.secrets.facilitator_secret,
-            N_("This facilitator link is not valid."),
-        )
-        if refusal is not None:
-            return refusal
-        return self._login_redirect("/facilitator", "facilitator")
+        secret = self.service.secrets.facilitator_secret
+        message = N_("This facilitator link is not valid.")
+        return self._login(request, request.path_params["secret"], secret, message, "facilitator")
 
     async def screen_login(self, request: Request) -> Response:
-        refusal = self.check_secret(
-            request,
-            request.path_params["token"],
-            self.service.secrets.screen_token,
-            N_("This screen link is not valid."),
-        )
+        token = self.service.secrets.screen_token
+        message = N_("This screen link is not valid.")
+        return self._login(request, request.path_params["token"], token, message, "screen")
+
+    def _login(
+        self, request: Request, given: str, expected: str, message: str, role: RoleName
+    ) -> Response:
+        refusal = self.check_secret(request, given, expected, message)
         if refusal is not None:
             return refusal
-        return self._login_redirect("/screen", "screen")
-
-    def _login_redirect(self, target: str, role: RoleName) -> Response:
         # Swap the link for a cookie and leave the secret out of the address bar and history.
-        response = RedirectResponse(target, status_code=303)
+        response = RedirectResponse(f"/{role}", status_code=303)
         self.set_cookie(response, role, self.service.signer.sign(role))
         return response
 

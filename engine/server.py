@@ -9,13 +9,14 @@ import socket
 import sys
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pluggy
 import uvicorn
 
 from .activity import Activity
 from .app import create_app
-from .auth import allowed_origins, origin_of
+from .auth import allowed_origins
 from .guard import host_name
 from .kits import Kit
 from .network import default_public_url, local_hosts, qr_terminal
@@ -106,7 +107,7 @@ def trusted_hosts(listed: tuple[str, ...], public_url: str) -> frozenset[str]:
     plus the public URL's own host (the address printed on the QR code must always work)."""
     if not listed:
         return frozenset()
-    public_host = host_name(origin_of(public_url).split("://", 1)[-1])
+    public_host = host_name(urlsplit(public_url).netloc)
     return frozenset({h.lower() for h in listed} | ({public_host} if public_host else set()))
 
 
