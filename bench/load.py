@@ -67,11 +67,6 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--connects-at-once", type=int, default=256, help="handshakes in flight")
     p.add_argument("--storm-timeout", type=float, default=0.0, help="0: 60 s + 30 ms a phone")
     p.add_argument("--servers", default="palabre,baseline", help="which servers to run")
-    p.add_argument(
-        "--lift-connection-cap",
-        action="store_true",
-        help="start Palabre through serve_uncapped.py (no limit_concurrency)",
-    )
     p.add_argument("--profile", type=Path, help="py-spy raw stacks of Palabre into this folder")
     p.add_argument("--profile-phones", type=int, default=5000, help="phone count to profile")
     p.add_argument("--json", type=Path, help="write every figure here")
@@ -186,7 +181,6 @@ def main(argv: list[str] | None = None) -> int:
             storm_timeout=args.storm_timeout or 60 + 0.03 * max(phones),
             folder=Path(tmp), templates=Path(tmp) / "templates.json",
             profile=args.profile, profile_phones=args.profile_phones,
-            uncapped=args.lift_connection_cap,
         )  # fmt: skip
         fleet = Fleet(workers)
         try:
@@ -210,8 +204,6 @@ def main(argv: list[str] | None = None) -> int:
           f"load {facts['load_at_start'][0]:.2f} at start, {facts['load_at_end'][0]:.2f} at end; "
           f"{workers} phone workers; {outcome['seconds']:.0f} s")  # fmt: skip
     print(f"engine: {facts['engine']}")
-    if args.lift_connection_cap:
-        print("Palabre started through bench/serve_uncapped.py: uvicorn limit_concurrency lifted")
     print(tables(agg, args.runs, notes))
     print(ingest_levels(outcome["results"]))
     for error in outcome["errors"]:

@@ -60,7 +60,6 @@ class Options:
     templates: Path
     profile: Path | None = None
     profile_phones: int = 0
-    uncapped: bool = False  # Palabre through serve_uncapped.py
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -71,7 +70,7 @@ def percentile(values: list[float], q: float) -> float:
 
 
 async def run_once(fleet: Fleet, kind: str, n: int, opts: Options) -> dict[str, Any]:
-    server = start(kind, opts.folder, opts.templates, opts.uncapped)
+    server = start(kind, opts.folder, opts.templates)
     assert server.proc is not None
     pid = server.proc.pid
     out: dict[str, Any] = {"load_1min": os.getloadavg()[0]}

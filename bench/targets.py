@@ -59,21 +59,13 @@ class BaselineServer(Server):
                 "--db", str(self.db)]  # fmt: skip
 
 
-@dataclass
-class UncappedServer(Server):
-    """`palabre serve` through bench/serve_uncapped.py (uvicorn's limit_concurrency lifted)."""
-
-    def command(self) -> list[str]:
-        return [sys.executable, str(BENCH / "serve_uncapped.py"), *super().command()[3:]]
-
-
-def start(kind: str, folder: Path, templates: Path, uncapped: bool = False) -> Server:
+def start(kind: str, folder: Path, templates: Path) -> Server:
     folder.mkdir(parents=True, exist_ok=True)
     db = folder / f"{kind}-{uuid.uuid4().hex[:8]}.db"
     if kind == "baseline":
         server: Server = BaselineServer(db, templates=templates)
     else:
-        server = UncappedServer(db) if uncapped else Server(db)
+        server = Server(db)
     return server.start(timeout=60)
 
 

@@ -1,18 +1,29 @@
-"""Live connections and fan-out: each changed view is rendered once and the same bytes go
-to every socket of its audience, through a latest-wins outbox per connection."""
+"""Live connections and fan-out: each changed view is rendered once, framed once, and the same
+bytes go to every socket of its audience.
+
+A socket that is keeping up gets the bytes written at once, from the tick; a socket that is
+behind gets them in its latest-wins outbox, where a newer view replaces an older one, and a
+sender task writes them when the socket can take them. Each audience's shared view is sent
+at its own cadence (`Pacer`): the facilitator's actions go to everyone at once; what
+participants do (votes, ideas, joins) reaches the projector every tick and thousands of
+phones a little less often, so that fan-out never eats the loop (docs/performance.md).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import logging
+import time
 from collections import defaultdict, deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from starlette.websockets import WebSocket
 
+from .frames import SCOPE_KEY, FramedProtocol, text_frame
 from .views import Views
 from .workshop import Changes
 
@@ -22,10 +33,20 @@ MAX_QUEUED_ACKS = 256
 # their pings time out, and a script could open thousands with one cookie: past this many,
 # the oldest is closed (the newest is the one a person is looking at).
 MAX_SOCKETS_PER_PARTICIPANT = 32
+AUDIENCES = ("facilitator", "screen", "participant")
 
 
 def encode(message: dict[str, Any]) -> str:
     return json.dumps(message, ensure_ascii=False, separators=(",", ":"))
+
+
+class Outgoing(str):
+    """A message's text (what the fallback path sends and tests read), framed on first use
+    and then shared by every socket it goes to."""
+
+    @cached_property
+    def frame(self) -> bytes:
+        return text_frame(self.encode())
 
 
 @dataclass(eq=False)
@@ -36,57 +57,148 @@ class Connection:
     participant_id: str | None = None
     preview: bool = False  # the facilitator's small preview of the screen: not a real screen
     # stream name -> newest message: a slow socket gets the latest view, never a backlog.
-    views: dict[str, str] = field(default_factory=dict)
-    replies: deque[str] = field(default_factory=deque)
+    views: dict[str, Outgoing] = field(default_factory=dict)
+    replies: deque[Outgoing] = field(default_factory=deque)
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     closed: bool = False
+    sending: bool = False  # the sender task is draining the outbox
+    raw: FramedProtocol | None = None
 
-    def push_view(self, stream: str, message: str) -> None:
-        self.views[stream] = message
-        self.wake.set()
+    def __post_init__(self) -> None:
+        scope = getattr(self.websocket, "scope", None)
+        if self.raw is None and isinstance(scope, dict):
+            self.raw = scope.get(SCOPE_KEY)
+
+    def push_view(self, stream: str, message: Outgoing) -> None:
+        if not self._write_now(message):
+            self.views[stream] = message
+            self.wake.set()
 
     def push_reply(self, message: str) -> bool:
         """Acks and errors are never dropped; a client that lets them pile up is cut off."""
+        outgoing = message if isinstance(message, Outgoing) else Outgoing(message)
+        if self._write_now(outgoing):
+            return True
         if len(self.replies) >= MAX_QUEUED_ACKS:
             return False
-        self.replies.append(message)
+        self.replies.append(outgoing)
         self.wake.set()
         return True
 
+    def _write_now(self, message: Outgoing) -> bool:
+        """Straight to the kernel when nothing is waiting: no task, no await."""
+        raw = self.raw
+        if raw is None or self.sending or self.views or self.replies or self.closed:
+            return False
+        if not raw.can_write_now():
+            return False
+        raw.write_frame_now(message.frame)
+        return True
+
     async def send_replies(self) -> None:
-        # Removed only once sent: a sender cancelled while waiting to write loses nothing.
         while self.replies:
-            await self.websocket.send_text(self.replies[0])
-            self.replies.popleft()
+            await self._send_first(self.replies)
+
+    async def _send_first(self, queue: deque[Outgoing]) -> None:
+        # Removed only once written: a sender cancelled while waiting loses nothing.
+        if self.raw is None:
+            await self.websocket.send_text(queue[0])
+            queue.popleft()
+        elif await self.raw.write_frame(queue[0].frame):
+            queue.popleft()
+        else:
+            queue.clear()  # the socket is closing: nothing more will be read
+
+    async def _send_view(self) -> None:
+        stream = next(iter(self.views))
+        if self.raw is not None:
+            await self.raw.writable.wait()  # then write the newest, which may have replaced it
+            message = self.views.pop(stream)
+            if self.raw.open():
+                self.raw.write_frame_now(message.frame)
+            return
+        message = self.views[stream]
+        await self.websocket.send_text(message)
+        if self.views.get(stream) is message:
+            del self.views[stream]
 
     async def run_sender(self) -> None:
         while not self.closed:
             await self.wake.wait()
             self.wake.clear()
-            await self.send_replies()
-            views, self.views = self.views, {}
-            for message in views.values():
-                await self.websocket.send_text(message)
+            self.sending = True
+            try:
+                while (self.replies or self.views) and not self.closed:
+                    if self.replies:
+                        await self._send_first(self.replies)
+                    else:
+                        await self._send_view()
+            finally:
+                self.sending = False
+
+
+class Pacer:
+    """How soon each audience's shared view may be sent again after a participant's change:
+    about ten times what the last one cost (render and fan-out), so that no audience's
+    updates take much more than a tenth of the loop. A projector costs a millisecond and is
+    updated every tick; 5,000 phones cost tens of milliseconds and are updated a few times
+    a second. The facilitator's own actions are never held back."""
+
+    FACTOR = 10.0
+    FLOOR = {"participant": 0.05}  # phones: no faster than 20 views a second
+    CEILING = 1.0
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
+        self.enabled = True
+        self.stale: set[str] = set()
+        self.not_before: dict[str, float] = {}
+
+    def due(self, urgent: bool) -> list[str]:
+        now = self.clock()
+        ready = [
+            a
+            for a in AUDIENCES
+            if a in self.stale
+            and (urgent or not self.enabled or now >= self.not_before.get(a, 0.0))
+        ]
+        self.stale.difference_update(ready)
+        return ready
+
+    def sent(self, audience: str, cost: float) -> None:
+        interval = max(self.FLOOR.get(audience, 0.0), cost * self.FACTOR)
+        self.not_before[audience] = self.clock() + min(interval, self.CEILING)
+
+    def wait(self) -> float | None:
+        """Seconds until the next held-back audience is due (None: nothing is waiting)."""
+        if not self.stale:
+            return None
+        now = self.clock()
+        return max(0.0, min(self.not_before.get(a, now) for a in self.stale) - now)
 
 
 class Hub:
     def __init__(self, views: Views) -> None:
         self.views = views
         self.connections: set[Connection] = set()
+        self.by_audience: dict[str, set[Connection]] = {a: set() for a in AUDIENCES}
         # participant -> their sockets, oldest first (a dict keeps insertion order)
         self.by_participant: dict[str, dict[Connection, None]] = defaultdict(dict)
         self.shared_seq = 0
         self.personal_seq: dict[str, int] = defaultdict(int)
         self.renders = 0  # counted, so tests can check each view is rendered once per tick
-        # Newest shared message per (audience, lang), reused for every new socket until the
-        # next change: a join storm costs one render, not one per phone.
-        self._shared_cache: dict[tuple[str, str], str] = {}
+        self.pacer = Pacer()
+        # Newest shared message and its regions per (audience, lang), reused for every new
+        # socket: a join storm costs one render, not one per phone; an unchanged view is
+        # not sent again.
+        self._shared: dict[tuple[str, str], tuple[Outgoing, dict[str, str]]] = {}
 
     # -- membership ------------------------------------------------------------------
     def add(self, conn: Connection) -> list[Connection]:
         """Registers a socket; returns the participant's oldest sockets it pushes over the
         limit, for the caller to close."""
         self.connections.add(conn)
+        self.by_audience[conn.audience].add(conn)
         evicted: list[Connection] = []
         if conn.participant_id:
             group = self.by_participant[conn.participant_id]
@@ -95,26 +207,25 @@ class Hub:
                 oldest = next(iter(group))
                 self.remove(oldest)
                 evicted.append(oldest)
-        self._count_participants()
+        self._count()
         return evicted
 
     def remove(self, conn: Connection) -> None:
         conn.closed = True
         conn.wake.set()
         self.connections.discard(conn)
+        self.by_audience[conn.audience].discard(conn)
         if conn.participant_id:
             group = self.by_participant.get(conn.participant_id)
             if group is not None:
                 group.pop(conn, None)
                 if not group:
                     del self.by_participant[conn.participant_id]
-        self._count_participants()
+        self._count()
 
-    def _count_participants(self) -> None:
+    def _count(self) -> None:
         self.views.connected = len(self.by_participant)
-        self.views.screens = sum(
-            1 for c in self.connections if c.audience == "screen" and not c.preview
-        )
+        self.views.screens = sum(1 for c in self.by_audience["screen"] if not c.preview)
 
     # -- fan-out -----------------------------------------------------------------------
     def send_fresh(self, conn: Connection) -> None:
@@ -123,39 +234,64 @@ class Hub:
         if conn.participant_id:
             self._push_personal(conn.participant_id, [conn])
 
-    def flush(self, changes: Changes, audiences: set[str] | None = None) -> None:
-        if changes.shared or audiences:
-            self._flush_shared(None if changes.shared else audiences)
+    def flush(
+        self, changes: Changes, audiences: set[str] | None = None, urgent: bool = False
+    ) -> float | None:
+        """Sends what changed; returns in how many seconds to call again for the audiences
+        held back (None: none is)."""
+        if changes.all_participants or len(self.views.personal_cache) > 4096:
+            self.views.personal_cache.clear()
+        self.pacer.stale |= set(AUDIENCES) if changes.shared else set(audiences or ())
+        for audience in self.pacer.due(urgent):
+            started = time.perf_counter()
+            self._flush_shared(audience)
+            self.pacer.sent(audience, time.perf_counter() - started)
         if changes.all_participants:
             targets = list(self.by_participant)
         else:
             targets = [p for p in changes.participants if p in self.by_participant]
         for participant_id in targets:
             self._push_personal(participant_id, self.by_participant[participant_id])
+        return self.pacer.wait()
 
-    def _flush_shared(self, only: set[str] | None) -> None:
-        self.shared_seq += 1
-        for key in list(self._shared_cache):
-            if only is None or key[0] in only:
-                del self._shared_cache[key]
-        for conn in self.connections:
-            if only is None or conn.audience in only:
-                conn.push_view("shared", self._shared_message(conn.audience, conn.lang))
+    def _flush_shared(self, audience: str) -> None:
+        langs = {lang for (a, lang) in self._shared if a == audience}
+        langs |= {c.lang for c in self.by_audience[audience]}
+        fresh: dict[str, Outgoing] = {}
+        for lang in langs:
+            before = self._shared.pop((audience, lang), None)
+            message = self._shared_message(audience, lang, unchanged_from=before)
+            if before is None or message is not before[0]:
+                fresh[lang] = message
+        if fresh:
+            for conn in self.by_audience[audience]:
+                changed = fresh.get(conn.lang)
+                if changed is not None:
+                    conn.push_view("shared", changed)
 
-    def _shared_message(self, audience: str, lang: str) -> str:
+    def _shared_message(
+        self,
+        audience: str,
+        lang: str,
+        unchanged_from: tuple[Outgoing, dict[str, str]] | None = None,
+    ) -> Outgoing:
         key = (audience, lang)
-        message = self._shared_cache.get(key)
-        if message is None:
+        cached = self._shared.get(key)
+        if cached is None:
             regions = self.views.shared(audience, lang)
             self.renders += 1
-            message = self._view_message("shared", self.shared_seq, regions)
-            self._shared_cache[key] = message
-        return message
+            if unchanged_from is not None and unchanged_from[1] == regions:
+                cached = unchanged_from  # same bytes: nobody needs them again
+            else:
+                self.shared_seq += 1
+                cached = (self._view_message("shared", self.shared_seq, regions), regions)
+            self._shared[key] = cached
+        return cached[0]
 
     def _push_personal(self, participant_id: str, conns: Iterable[Connection]) -> None:
         self.personal_seq[participant_id] += 1
         seq = self.personal_seq[participant_id]
-        by_lang: dict[str, str] = {}
+        by_lang: dict[str, Outgoing] = {}
         for conn in conns:
             if conn.lang not in by_lang:
                 regions = self.views.personal(participant_id, conn.lang)
@@ -163,5 +299,5 @@ class Hub:
             conn.push_view("personal", by_lang[conn.lang])
 
     @staticmethod
-    def _view_message(stream: str, seq: int, regions: dict[str, str]) -> str:
-        return encode({"type": "view", "stream": stream, "seq": seq, "regions": regions})
+    def _view_message(stream: str, seq: int, regions: dict[str, str]) -> Outgoing:
+        return Outgoing(encode({"type": "view", "stream": stream, "seq": seq, "regions": regions}))

@@ -66,7 +66,7 @@ class JoinPages:
             )
             table = _table(form.get("table"), self.service.kit.tables, role)
             captain = form.get("captain") == "on"
-            participant_id = self.service.join(name, lang, role, table, captain)
+            participant_id = await self.service.join_committed(name, lang, role, table, captain)
         except Rejection as rejection:
             error = self.service.renderer.gettext(lang, rejection.message, rejection.params)
             return self._form_or_redirect(request, role, form, error=error, status=400)

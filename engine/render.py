@@ -8,7 +8,14 @@ from typing import Any
 
 import pluggy
 from babel.support import NullTranslations
-from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PrefixLoader, StrictUndefined
+from jinja2 import (
+    ChoiceLoader,
+    Environment,
+    FileSystemLoader,
+    PrefixLoader,
+    StrictUndefined,
+    meta,
+)
 
 from .activity import Activity
 from .i18n import load_translations, translate
@@ -42,6 +49,7 @@ class Renderer:
             for slug, cls in activities.items()
             if (activity_dir(cls) / "static" / f"{slug}.css").is_file()
         ]
+        self._names_used: dict[str, frozenset[str] | None] = {}
         self.translations: dict[str, NullTranslations] = {}
         self.envs: dict[str, Environment] = {}
         for lang in LANGUAGES:
@@ -53,6 +61,8 @@ class Renderer:
                 extensions=["jinja2.ext.i18n"],
                 trim_blocks=True,
                 lstrip_blocks=True,
+                # Templates ship inside packages: no stat() of every file at every render.
+                auto_reload=False,
             )
             env.install_gettext_translations(self.translations[lang], newstyle=True)  # type: ignore[attr-defined]
             env.globals["lang"] = lang
@@ -62,6 +72,29 @@ class Renderer:
 
     def render(self, lang: str, template: str, context: dict[str, Any]) -> str:
         return self.envs[lang].get_template(template).render(context)
+
+    def names_used(self, template: str) -> frozenset[str] | None:
+        """The context names a template (and what it includes) reads; None when an include
+        is chosen at run time, so anything may be read."""
+        if template not in self._names_used:
+            self._names_used[template] = self._find_names(template, set())
+        return self._names_used[template]
+
+    def _find_names(self, template: str, seen: set[str]) -> frozenset[str] | None:
+        seen.add(template)
+        env = self.envs["en"]
+        source, _, _ = env.loader.get_source(env, template)  # type: ignore[union-attr]
+        ast = env.parse(source)
+        names = set(meta.find_undeclared_variables(ast))
+        for child in meta.find_referenced_templates(ast):
+            if child is None:
+                return None
+            if child not in seen:
+                found = self._find_names(child, seen)
+                if found is None:
+                    return None
+                names |= found
+        return frozenset(names)
 
     def has_template(self, template: str) -> bool:
         try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import resource
 import socket
 import sys
 from pathlib import Path
@@ -17,6 +18,7 @@ import uvicorn
 from .activity import Activity
 from .app import create_app
 from .auth import allowed_origins
+from .frames import FramedProtocol
 from .guard import host_name
 from .kits import Kit
 from .network import default_public_url, local_hosts, qr_terminal
@@ -68,17 +70,37 @@ def listening_socket(config: uvicorn.Config) -> socket.socket:
     return sock
 
 
+# Descriptors kept for the database, its lock, logs and a few HTTP requests when the sockets
+# have taken all the rest.
+RESERVED_DESCRIPTORS = 64
+
+
+def connection_capacity() -> int:
+    """How many connections this process can hold: its open-file limit, raised to the hard
+    limit first (often 1,024 soft for 500,000 hard). Past it uvicorn answers 503 at once,
+    which a phone retries, instead of failing accept() over and over (EMFILE)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or hard > soft:
+        wanted = 1_048_576 if hard == resource.RLIM_INFINITY else hard
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+            soft = wanted
+        except (ValueError, OSError):
+            pass
+    return max(soft - RESERVED_DESCRIPTORS, 32)
+
+
 def uvicorn_config(app: Any, host: str, port: int) -> uvicorn.Config:
     return uvicorn.Config(
         app,
         host=host,
         port=port,
-        ws="websockets-sansio",
+        ws=FramedProtocol,
         ws_max_size=65536,
         ws_ping_interval=ping_seconds(),
         ws_ping_timeout=ping_seconds(),
         ws_per_message_deflate=False,
-        limit_concurrency=5000,
+        limit_concurrency=connection_capacity(),
         timeout_graceful_shutdown=3,
         proxy_headers=False,
         server_header=False,

@@ -19,6 +19,10 @@ SHARED_REGIONS = {
 }
 
 
+# Context entries that only change with the step (which is part of every cache key).
+CONSTANT_PER_STEP = frozenset({"kit", "steps", "step", "join", "audience"})
+
+
 @dataclass
 class JoinInfo:
     url: str
@@ -35,6 +39,10 @@ class Views:
         self.connected = 0  # participant devices with a live socket, shown to the facilitator
         self.screens = 0  # projectors showing the screen link
         self.clock = time.time
+        # Personal renders of the current moment, shared by everyone whose personal view is
+        # the same (at a step change, thousands of phones show the same form): hub.flush
+        # empties it each tick.
+        self.personal_cache: dict[tuple[Any, ...], str] = {}
 
     def shared(self, audience: str, lang: str) -> dict[str, str]:
         ctx = self._context(audience, lang)
@@ -51,10 +59,27 @@ class Views:
             return {"personal": ""}
         ctx = self._context("participant", lang) | {"me": me}
         try:
-            view = runtime.activity.personal_view(runtime.state, me)
-            return {"personal": self.renderer.render(lang, template, ctx | {"view": view})}
+            ctx["view"] = runtime.activity.personal_view(runtime.state, me)
+            key = self._personal_key(template, lang, ctx)
+            html = self.personal_cache.get(key) if key else None
+            if html is None:
+                html = self.renderer.render(lang, template, ctx)
+                if key:
+                    self.personal_cache[key] = html
+            return {"personal": html}
         except Exception as exc:
             return {"personal": self._failure("participant", lang, ctx, exc)}
+
+    def _personal_key(self, template: str, lang: str, ctx: dict[str, Any]) -> tuple[Any, ...]:
+        """What the render depends on: the values of the context names the template reads,
+        by their repr (a view is plain data: dicts, lists, models, dataclasses). Empty when
+        it cannot be known (a template reading the whole workshop, or choosing its includes
+        at run time): then it is rendered for each phone."""
+        names = self.renderer.names_used(template)
+        if names is None or "workshop" in names:
+            return ()
+        used = sorted(n for n in names if n in ctx and n not in CONSTANT_PER_STEP)
+        return (self.workshop.current, template, lang, *((n, repr(ctx[n])) for n in used))
 
     def _render_region(self, audience: str, region: str, lang: str, ctx: dict[str, Any]) -> str:
         if region == "main":

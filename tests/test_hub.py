@@ -30,8 +30,10 @@ def make_service(tmp_path: Path) -> Service:
     pm = get_plugin_manager(load_entry_points=False)
     activities = collect_activities(pm)
     (kit_path,) = [p for p in collect_kits(pm) if p.stem == "quick-start"]
-    return Service(tmp_path / "w.db", load_kit(kit_path, activities), activities, pm,
-                   "http://127.0.0.1:9")
+    service = Service(tmp_path / "w.db", load_kit(kit_path, activities), activities, pm,
+                      "http://127.0.0.1:9")
+    service.hub.pacer.enabled = False  # these tests are about what is sent, not when
+    return service
 
 
 def connect(service: Service, audience: str, participant: str | None = None) -> Connection:

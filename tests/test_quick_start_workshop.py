@@ -397,7 +397,8 @@ def _check_screen_is_anonymous(db: Path, screen: Client) -> None:
     secrets = {e["actor"] for e in joined} | {
         e["data"]["name"] for e in joined if e["data"]["name"]
     }
-    assert len(screen.views) > 10
+    # The screen is sent a view only when it changed: one per idea batch, step and reveal.
+    assert len(screen.views) >= 5
     for view in screen.views:
         text = json.dumps(view, ensure_ascii=False)
         leaked = [s for s in secrets if s in text]
