@@ -63,6 +63,9 @@ class Connection:
     closed: bool = False
     sending: bool = False  # the sender task is draining the outbox
     raw: FramedProtocol | None = None
+    # Frames held back to go out in one write (a step change sends every phone two views:
+    # one system call instead of two, for thousands of sockets).
+    cork: list[bytes] | None = None
 
     def __post_init__(self) -> None:
         scope = getattr(self.websocket, "scope", None)
@@ -92,8 +95,16 @@ class Connection:
             return False
         if not raw.can_write_now():
             return False
-        raw.write_frame_now(message.frame)
+        if self.cork is not None:
+            self.cork.append(message.frame)
+        else:
+            raw.write_frame_now(message.frame)
         return True
+
+    def uncork(self) -> None:
+        frames, self.cork = self.cork, None
+        if frames and self.raw is not None and self.raw.open():
+            self.raw.write_frame_now(frames[0] if len(frames) == 1 else b"".join(frames))
 
     async def send_replies(self) -> None:
         while self.replies:
@@ -185,8 +196,10 @@ class Hub:
         # participant -> their sockets, oldest first (a dict keeps insertion order)
         self.by_participant: dict[str, dict[Connection, None]] = defaultdict(dict)
         self.shared_seq = 0
-        self.personal_seq: dict[str, int] = defaultdict(int)
+        self.personal_round = 0
+        self._personal_messages: dict[tuple[tuple[str, str], ...], Outgoing] = {}
         self.renders = 0  # counted, so tests can check each view is rendered once per tick
+        self.closed_total = 0  # sockets closed since start (collector.py)
         self.pacer = Pacer()
         # Newest shared message and its regions per (audience, lang), reused for every new
         # socket: a join storm costs one render, not one per phone; an unchanged view is
@@ -213,6 +226,8 @@ class Hub:
     def remove(self, conn: Connection) -> None:
         conn.closed = True
         conn.wake.set()
+        if conn in self.connections:
+            self.closed_total += 1
         self.connections.discard(conn)
         self.by_audience[conn.audience].discard(conn)
         if conn.participant_id:
@@ -242,17 +257,29 @@ class Hub:
         if changes.all_participants or len(self.views.personal_cache) > 4096:
             self.views.personal_cache.clear()
         self.pacer.stale |= set(AUDIENCES) if changes.shared else set(audiences or ())
-        for audience in self.pacer.due(urgent):
-            started = time.perf_counter()
-            self._flush_shared(audience)
-            self.pacer.sent(audience, time.perf_counter() - started)
+        corked = list(self.by_audience["participant"]) if changes.all_participants else []
+        for conn in corked:
+            conn.cork = []
+        try:
+            for audience in self.pacer.due(urgent):
+                started = time.perf_counter()
+                self._flush_shared(audience)
+                self.pacer.sent(audience, time.perf_counter() - started)
+            self._flush_personal(changes)
+        finally:
+            for conn in corked:
+                conn.uncork()
+        return self.pacer.wait()
+
+    def _flush_personal(self, changes: Changes) -> None:
         if changes.all_participants:
             targets = list(self.by_participant)
         else:
             targets = [p for p in changes.participants if p in self.by_participant]
+        if targets:
+            self._next_personal_round()
         for participant_id in targets:
             self._push_personal(participant_id, self.by_participant[participant_id])
-        return self.pacer.wait()
 
     def _flush_shared(self, audience: str) -> None:
         langs = {lang for (a, lang) in self._shared if a == audience}
@@ -289,14 +316,24 @@ class Hub:
         return cached[0]
 
     def _push_personal(self, participant_id: str, conns: Iterable[Connection]) -> None:
-        self.personal_seq[participant_id] += 1
-        seq = self.personal_seq[participant_id]
-        by_lang: dict[str, Outgoing] = {}
         for conn in conns:
-            if conn.lang not in by_lang:
-                regions = self.views.personal(participant_id, conn.lang)
-                by_lang[conn.lang] = self._view_message("personal", seq, regions)
-            conn.push_view("personal", by_lang[conn.lang])
+            regions = self.views.personal(participant_id, conn.lang)
+            conn.push_view("personal", self._personal_message(regions))
+
+    def _personal_message(self, regions: dict[str, str]) -> Outgoing:
+        """Personal views carry the round's seq, the same for everyone: people whose views
+        are identical (at a step change, most of the room) share one message and one
+        frame. The seq still only grows for each socket, which is all a phone checks."""
+        key = tuple(regions.items())
+        message = self._personal_messages.get(key)
+        if message is None:
+            message = self._view_message("personal", self.personal_round, regions)
+            self._personal_messages[key] = message
+        return message
+
+    def _next_personal_round(self) -> None:
+        self.personal_round += 1
+        self._personal_messages.clear()
 
     @staticmethod
     def _view_message(stream: str, seq: int, regions: dict[str, str]) -> Outgoing:

@@ -17,6 +17,7 @@ import pluggy
 
 from .activity import Activity, Rejection
 from .auth import CookieSigner, Identity, new_facilitator_secret, new_join_code
+from .collector import Collector
 from .events import StoredEvent
 from .hub import Connection, Hub, encode
 from .kits import Kit, parse_kit
@@ -223,11 +224,14 @@ class Service:
 
     # -- the tick ----------------------------------------------------------------------
     async def run(self) -> None:
+        collector = Collector()
+        collector.start()
         while True:
             await self._wake.wait()
             await asyncio.sleep(TICK_SECONDS)
             self._wake.clear()
             self.commit_tick()
+            collector.after_tick(len(self.hub.connections), self.hub.closed_total)
 
     def commit_tick(self) -> None:
         tick, self._tick = self._tick, Tick()

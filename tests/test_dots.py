@@ -200,6 +200,10 @@ def test_no_sequence_of_checked_actions_breaks_a_budget(
             for group in set(ITEMS.values()):
                 assert dots.spent(who, group, ITEMS) <= rules.per_group
     assert dots.total() == sum(dots.spent(w) for w in ("zoe", "ines"))
+    # the counts kept as dots move agree with counting the ballots
+    assert dots.voters() == sum(1 for w in ("zoe", "ines") if dots.spent(w) > 0)
+    for item in ITEMS:
+        assert dots.supporters(item) == sum(1 for w in ("zoe", "ines") if dots.held(w, item))
 
 
 # -- messages are translated (the common catalog, loaded through register_locale_dirs) -----------

@@ -4,6 +4,7 @@ are not held back, identical personal views share one render, joins share one co
 and a batch of events is one transaction."""
 
 import asyncio
+import gc
 import resource
 import sqlite3
 from pathlib import Path
@@ -13,6 +14,7 @@ import pytest
 from test_hub import act, connect, make_service
 
 from palabre.engine.auth import Identity
+from palabre.engine.collector import Collector
 from palabre.engine.events import StoredEvent
 from palabre.engine.hub import Connection, Pacer
 from palabre.engine.server import RESERVED_DESCRIPTORS, connection_capacity, uvicorn_config
@@ -245,3 +247,22 @@ def test_connections_without_the_framed_protocol_fall_back_to_send_text(
         service.store.close()
 
     asyncio.run(scenario())
+
+
+def test_the_collector_freezes_as_the_room_grows_and_collects_fully_after_churn() -> None:
+    collector = Collector()
+    try:
+        collector.after_tick(connections=400, closed=0)
+        assert collector.freezes == 0
+        collector.after_tick(connections=600, closed=0)
+        assert collector.freezes == 1 and gc.get_freeze_count() > 0
+        collector.after_tick(connections=1000, closed=0)  # not yet a quarter and 500 more
+        assert collector.freezes == 1
+        collector.after_tick(connections=1100, closed=0)
+        assert collector.freezes == 2
+        collector.after_tick(connections=1100, closed=1000)  # churn, but less than open
+        assert collector.full_collections == 0
+        collector.after_tick(connections=1100, closed=1101)
+        assert collector.full_collections == 1 and collector.freezes == 2
+    finally:
+        gc.unfreeze()

@@ -49,10 +49,14 @@ class DotRules:
 
 @dataclass
 class Dots:
-    """Everyone's dots in one vote: `ballots[voter][item]` and the `tally` per item."""
+    """Everyone's dots in one vote: `ballots[voter][item]` and the `tally` per item.
+    `backers` (people with a dot on each item) and `voter_count` are kept as dots move:
+    views read them on every update, and counting 10,000 ballots each time would not do."""
 
     ballots: dict[str, dict[str, int]] = field(default_factory=dict)
     tally: dict[str, int] = field(default_factory=dict)
+    backers: dict[str, int] = field(default_factory=dict)
+    voter_count: int = 0
 
     # -- reading ----------------------------------------------------------------------------
     def held(self, voter: str, item: str) -> int:
@@ -88,11 +92,11 @@ class Dots:
 
     def supporters(self, item: str) -> int:
         """How many people have at least one dot on `item` (a fair tie-breaker)."""
-        return sum(1 for ballot in self.ballots.values() if ballot.get(item, 0) > 0)
+        return self.backers.get(item, 0)
 
     def voters(self) -> int:
         """How many people have at least one dot somewhere."""
-        return sum(1 for ballot in self.ballots.values() if any(ballot.values()))
+        return self.voter_count
 
     def total(self) -> int:
         return sum(self.tally.values())
@@ -149,13 +153,21 @@ class Dots:
     def record(self, voter: str, item: str, delta: int) -> None:
         """Add (`+1`) or take back (`-1`) one of `voter`'s dots on `item`."""
         ballot = self.ballots.setdefault(voter, {})
-        ballot[item] = ballot.get(item, 0) + delta
+        had_any = any(ballot.values())
+        before = ballot.get(item, 0)
+        ballot[item] = before + delta
         self.tally[item] = self.tally.get(item, 0) + delta
+        if (before > 0) != (ballot[item] > 0):
+            self.backers[item] = self.backers.get(item, 0) + (1 if ballot[item] > 0 else -1)
+        if had_any != any(ballot.values()):
+            self.voter_count += -1 if had_any else 1
 
     def clear(self) -> None:
         """Give every dot back to its owner (a facilitator's reset of the vote)."""
         self.ballots.clear()
         self.tally.clear()
+        self.backers.clear()
+        self.voter_count = 0
 
 
 def _group_full(group: str, limit: int) -> Rejection:
