@@ -58,7 +58,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--step-changes", type=int, default=6, help="per run (made even)")
     p.add_argument("--ingest-phones", type=int, default=1000, help="0: no ingest scenario")
     p.add_argument(
-        "--ingest-rates", default="250,500,1000,2000,3000,5000,7500,10000,12500,15000,17500,19000"
+        "--ingest-rates", default="250,500,1000,2000,3000,5000,7500,8750,10000,12500,15000,17500,19000"
     )
     p.add_argument("--ingest-seconds", type=float, default=3.0, help="per rate")
     p.add_argument("--ingest-p99-ms", type=float, default=100.0, help="latency that breaks")

@@ -20,6 +20,7 @@ from websockets.frames import Frame, Opcode
 from websockets.protocol import State
 
 SCOPE_KEY = "palabre.frames"
+QUEUED_BEFORE_PAUSE = 16  # messages read ahead of the app before reading pauses
 
 
 def text_frame(payload: bytes) -> bytes:
@@ -40,6 +41,19 @@ class FramedProtocol(WebSocketsSansIOProtocol):
         scope = getattr(self, "scope", None)
         if scope is not None:  # absent when the handshake itself was refused
             scope[SCOPE_KEY] = self
+
+    def send_receive_event_to_app(self) -> None:
+        # uvicorn stops reading after every message until the app has taken it: two epoll
+        # changes per vote. Reading goes on while a few messages wait; past that, it pauses
+        # as before (the endpoint's rate limit bounds a phone anyway).
+        if self.read_paused or self.queue.qsize() >= QUEUED_BEFORE_PAUSE:
+            super().send_receive_event_to_app()
+            return
+        self.read_paused = True  # so that the parent does not pause reading
+        try:
+            super().send_receive_event_to_app()
+        finally:
+            self.read_paused = False
 
     def open(self) -> bool:
         return (
