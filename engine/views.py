@@ -118,6 +118,8 @@ class Views:
     def _tables(self) -> list[dict[str, Any]]:
         """People by table, for the facilitator (names are never shown on the screen)."""
         tables = self.workshop.kit.tables
+        if not tables:
+            return []
         seated: dict[int, list[Any]] = {n: [] for n in range(1, tables + 1)}
         for actor in self.workshop.roster.actors.values():
             if actor.table in seated and actor.role == "participant":

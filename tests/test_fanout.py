@@ -85,8 +85,11 @@ def test_phones_get_participants_changes_at_a_cadence_and_the_screen_at_once(
         assert "bancs" in screen.views["shared"]
         assert all("bancs" not in phone.views.get("shared", "") for phone in phones)
         clock.now += wait
-        assert service.hub.flush(type(service._tick.changes)()) is None
+        service.hub.flush(type(service._tick.changes)())  # the timer's tick
         assert all("bancs" in phone.views["shared"] for phone in phones)
+        clock.now += 1.0
+        service.hub.flush(type(service._tick.changes)())
+        assert service.hub.pacer.wait() is None  # nothing is held back any more
         service.store.close()
 
     asyncio.run(scenario())

@@ -21,7 +21,8 @@ def test_black_screen_screen_count_and_preview(tmp_path: Path) -> None:
         assert (await facilitator.act("toggle_blackout"))["ok"]
         for screen in screens:
             await screen.wait_for(lambda s=screen: 'class="blackout"' in s.regions["chrome"])
-        assert "Rallumer l’écran" in facilitator.regions["chrome"]
+        # the panel's view and the screens' are written in the same tick; read in any order
+        await facilitator.wait_for(lambda: "Rallumer l’écran" in facilitator.regions["chrome"])
         assert (await facilitator.act("toggle_blackout"))["ok"]
         for screen in screens:
             await screen.wait_for(lambda s=screen: "blackout" not in s.regions["chrome"])
