@@ -207,6 +207,8 @@ class Hub:
         # socket: a join storm costs one render, not one per phone; an unchanged view is
         # not sent again.
         self._shared: dict[tuple[str, str], tuple[Outgoing, dict[str, str]]] = {}
+        self._fresh_this_tick: set[tuple[str, str]] = set()
+        self._forced: set[str] = set()  # audiences whose sockets may hold different views
 
     # -- membership ------------------------------------------------------------------
     def add(self, conn: Connection) -> list[Connection]:
@@ -247,15 +249,31 @@ class Hub:
     # -- fan-out -----------------------------------------------------------------------
     def send_fresh(self, conn: Connection) -> None:
         """A full fresh view of every stream: after a connect, a reconnect, or a resync."""
-        conn.push_view("shared", self._shared_message(conn.audience, conn.lang))
+        conn.push_view("shared", self._current_shared(conn.audience, conn.lang))
         if conn.participant_id:
             self._push_personal(conn.participant_id, [conn])
+
+    def _current_shared(self, audience: str, lang: str) -> Outgoing:
+        """The shared view as the state is now, even while the pacer holds the audience
+        back (a facilitator opening the panel must not see it as it was a second ago).
+        Rendered at most once a tick; the sockets already open get it at the held flush,
+        even if by then the state went back to what they show."""
+        key = (audience, lang)
+        if audience not in self.pacer.stale or key in self._fresh_this_tick:
+            return self._shared_message(audience, lang)
+        before = self._shared.pop(key, None)
+        message = self._shared_message(audience, lang, unchanged_from=before)
+        self._fresh_this_tick.add(key)
+        if before is None or message is not before[0]:
+            self._forced.add(audience)
+        return message
 
     def flush(
         self, changes: Changes, audiences: set[str] | None = None, urgent: bool = False
     ) -> float | None:
         """Sends what changed; returns in how many seconds to call again for the audiences
         held back (None: none is)."""
+        self._fresh_this_tick.clear()
         if changes.all_participants or len(self.views.personal_cache) > 4096:
             self.views.personal_cache.clear()
         self.pacer.stale |= set(AUDIENCES) if changes.shared else set(audiences or ())
@@ -287,10 +305,12 @@ class Hub:
         langs = {lang for (a, lang) in self._shared if a == audience}
         langs |= {c.lang for c in self.by_audience[audience]}
         fresh: dict[str, Outgoing] = {}
+        forced = audience in self._forced
+        self._forced.discard(audience)
         for lang in langs:
             before = self._shared.pop((audience, lang), None)
             message = self._shared_message(audience, lang, unchanged_from=before)
-            if before is None or message is not before[0]:
+            if forced or before is None or message is not before[0]:
                 fresh[lang] = message
         if fresh:
             for conn in self.by_audience[audience]:

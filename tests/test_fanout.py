@@ -269,3 +269,28 @@ def test_the_collector_freezes_as_the_room_grows_and_collects_fully_after_churn(
         assert collector.full_collections == 1 and collector.freezes == 2
     finally:
         gc.unfreeze()
+
+
+def test_a_panel_opened_while_updates_are_held_shows_the_state_now(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        service, clock = paced_service(tmp_path)  # the panel: at most 10 updates a second
+        author = service.join("a", "fr")
+        phone = connect(service, "participant", author)
+        open_panel = connect(service, "facilitator")
+        for conn in (phone, open_panel):
+            service.hub.send_fresh(conn)
+        service.commit_tick()
+        act(service, phone, "post", {"title": "Un abri pour les vélos"})
+        service.commit_tick()  # the clock has not moved: the open panel is held back
+        assert "abri" not in open_panel.views.get("shared", "")
+        late_panel = connect(service, "facilitator")
+        service.hub.send_fresh(late_panel)
+        assert "Un abri pour les vélos" in late_panel.views["shared"]
+        clock.now += 1.0
+        service.hub.flush(type(service._tick.changes)())
+        # the held update reaches the panel that was open, though nothing changed since the
+        # late panel's view was rendered
+        assert "Un abri pour les vélos" in open_panel.views["shared"]
+        service.store.close()
+
+    asyncio.run(scenario())
