@@ -166,6 +166,7 @@ class Pacer:
         self.enabled = True
         self.stale: set[str] = set()
         self.not_before: dict[str, float] = {}
+        self.costs: dict[str, deque[float]] = {}
 
     def due(self, urgent: bool) -> list[str]:
         now = self.clock()
@@ -179,7 +180,12 @@ class Pacer:
         return ready
 
     def sent(self, audience: str, cost: float) -> None:
-        interval = max(self.FLOOR.get(audience, 0.0), cost * self.FACTOR)
+        # The median of the last few costs: one update caught by a garbage collection or
+        # another process must not hold the projector back for a third of a second.
+        recent = self.costs.setdefault(audience, deque(maxlen=5))
+        recent.append(cost)
+        typical = sorted(recent)[len(recent) // 2]
+        interval = max(self.FLOOR.get(audience, 0.0), typical * self.FACTOR)
         self.not_before[audience] = self.clock() + min(interval, self.CEILING)
 
     def wait(self) -> float | None:

@@ -55,8 +55,13 @@ def test_an_audience_that_costs_more_is_updated_less_often() -> None:
     assert pacer.not_before["screen"] == pytest.approx(start + 0.01)
     assert pacer.not_before["participant"] == pytest.approx(start + 0.4)
     assert pacer.not_before["facilitator"] == pytest.approx(start + 1.0)  # the ceiling
-    pacer.sent("participant", 0.0)
+    for _ in range(3):
+        pacer.sent("participant", 0.0)
     assert pacer.not_before["participant"] == pytest.approx(start + 0.05)  # the phones' floor
+    for _ in range(4):
+        pacer.sent("screen", 0.001)
+    pacer.sent("screen", 0.030)  # one slow update (a collection, a busy machine)...
+    assert pacer.not_before["screen"] == pytest.approx(start + 0.01)  # ...holds nothing back
     pacer.stale = {"screen", "participant"}
     assert pacer.wait() == pytest.approx(0.01)
     assert pacer.due(urgent=False) == []
