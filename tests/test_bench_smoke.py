@@ -40,3 +40,15 @@ def test_the_smoke_run_prints_every_table_with_sane_figures(tmp_path: Path) -> N
             for key, label in rows:
                 value = figures[key]["median"]
                 assert math.isfinite(value) and value > 0, (scenario, server, label, value)
+
+
+def test_the_performance_page_holds_the_benchs_own_tables() -> None:
+    """docs/performance.md is the bench's output pasted whole: the command that made it, the
+    commit it measured, and every table under the title the bench prints today."""
+    doc = (BENCH.parent / "docs" / "performance.md").read_text(encoding="utf-8")
+    assert ".venv/bin/python bench/load.py --json load.json" in doc
+    assert "engine: /tmp/loadsnap/palabre/engine (checkout " in doc
+    for title, rows in TABLES.values():
+        assert f"## {title}" in doc or f"### {title}" in doc, title
+        for _, label in rows:
+            assert f"| {label} |" in doc, (title, label)
