@@ -21,7 +21,7 @@ from .activity import N_
 from .auth import COOKIE_NAMES, LANG_COOKIE, Identity, RoleName, normalise_join_code, same_secret
 from .guard import FailureLimiter, TrustedHosts
 from .kits import LANGUAGES
-from .plugins import plugin_names
+from .plugins import describe_plugins
 from .render import DISPLAYS_DIR, activity_dir
 from .service import Service
 
@@ -220,7 +220,7 @@ class Pages:
 
     # -- small JSON and assets ---------------------------------------------------------
     async def plugins_json(self, request: Request) -> Response:
-        return JSONResponse(sorted(plugin_names(self.service.pm)))
+        return JSONResponse(describe_plugins(self.service.pm))
 
     async def test_clock(self, request: Request) -> Response:
         """Moves the server's clock forward (PALABRE_TEST_CLOCK=1 only): tests of timed

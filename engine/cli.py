@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
 from pathlib import Path
@@ -11,7 +12,13 @@ import pluggy
 
 from .activity import Activity
 from .kits import KitError, load_kit
-from .plugins import PluginError, collect_activities, collect_kits, get_plugin_manager
+from .plugins import (
+    PluginError,
+    collect_activities,
+    collect_kits,
+    describe_plugins,
+    get_plugin_manager,
+)
 from .store import StoreError
 
 DEFAULT_KIT = "quick-start"
@@ -78,6 +85,11 @@ def _parser() -> argparse.ArgumentParser:
     demo.set_defaults(func=_demo)
     kits = sub.add_parser("kits", help="list bundled and installed kits")
     kits.set_defaults(func=_kits)
+    plugins = sub.add_parser(
+        "plugins", help="list loaded plugins: package, version, hooks, activities, kits"
+    )
+    plugins.add_argument("--json", action="store_true", help="as /-/plugins.json gives them")
+    plugins.set_defaults(func=_list_plugins)
     check = sub.add_parser("check", help="validate a kit")
     check.add_argument("kit")
     check.set_defaults(func=_check)
@@ -120,6 +132,20 @@ def _kits(args: argparse.Namespace) -> int:
         except KitError as exc:
             summary = f"INVALID: {exc}"
         print(f"{path.stem:24} {summary}\n{'':24} {path}")
+    return 0
+
+
+def _list_plugins(args: argparse.Namespace) -> int:
+    described = describe_plugins(get_plugin_manager())
+    if args.json:
+        print(json.dumps(described, ensure_ascii=False, indent=2))
+        return 0
+    for plugin in described:
+        print(f"{plugin['name']}  ({plugin['distribution']} {plugin['version']})")
+        print(f"    hooks: {', '.join(plugin['hooks']) or '-'}")
+        for kind in ("activities", "kits"):
+            if plugin[kind]:
+                print(f"    {kind}: {', '.join(plugin[kind])}")
     return 0
 
 

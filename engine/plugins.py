@@ -7,7 +7,7 @@ import os
 from collections.abc import Iterable
 from importlib import metadata
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 import pluggy
 
@@ -100,6 +100,43 @@ def collect_kits(pm: pluggy.PluginManager) -> list[Path]:
 
 def plugin_names(pm: pluggy.PluginManager) -> Iterable[str]:
     return [name for name, _ in pm.list_name_plugin()]
+
+
+def describe_plugins(pm: pluggy.PluginManager) -> list[dict[str, Any]]:
+    """Every loaded plugin: the distribution that provides it and its version, the hooks it
+    implements, and the activities and kits it brings (`palabre plugins`, /-/plugins.json).
+    What a practitioner needs to tell which package a slug comes from, or why a hook
+    does not run."""
+    dists = {ep.name: ep.dist for ep in metadata.entry_points(group=ENTRY_POINT_GROUP)}
+    described = []
+    for name, plugin in sorted(pm.list_name_plugin(), key=lambda pair: pair[0]):
+        dist = dists.get(name) if name not in DEFAULT_PLUGINS else None
+        hooks = sorted(caller.name for caller in pm.get_hookcallers(plugin) or ())
+        described.append(
+            {
+                "name": name,
+                "distribution": dist.name if dist else "palabre",
+                "version": dist.version if dist else _own_version(),
+                "hooks": hooks,
+                "activities": sorted(_provided(plugin, "register_activities", "slug")),
+                "kits": sorted(_provided(plugin, "register_kits", "stem")),
+            }
+        )
+    return described
+
+
+def _provided(plugin: object, hook: str, attribute: str) -> list[str]:
+    function = getattr(plugin, hook, None)
+    if function is None:
+        return []
+    return [str(getattr(thing, attribute, thing)) for thing in function() or ()]
+
+
+def _own_version() -> str:
+    try:
+        return metadata.version("palabre")
+    except metadata.PackageNotFoundError:  # run from a source tree that is not installed
+        return "unknown"
 
 
 def _check_activity(activity: type[Activity], plugin_name: str) -> None:
