@@ -150,12 +150,21 @@ def _list_plugins(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
-    _, paths, activities = _plugins()
+    pm, paths, activities = _plugins()
     kit = load_kit(resolve_kit_path(args.kit, paths), activities)
+    providers = {
+        slug: f"{plugin['distribution']} {plugin['version']}"
+        for plugin in describe_plugins(pm)
+        for slug in plugin["activities"]
+    }
     print(f"{kit.name}: ok — {kit.title!r}, language {kit.language}, {len(kit.steps)} steps")
     for step in kit.steps:
         source = f" (from {step.source})" if step.source else ""
         print(f"  {step.index + 1}. {step.id}: {step.activity.slug}{source} — {step.title}")
+    used = sorted({step.activity.slug for step in kit.steps})
+    print("Activities, and the package that provides each:")
+    for slug in used:
+        print(f"  {slug}: {providers.get(slug, 'unknown package')}")
     return 0
 
 

@@ -96,3 +96,23 @@ def test_the_running_server_gives_the_same_list(tmp_path: Path) -> None:
     assert served.status_code == 200
     assert served.json() == listed(env)
     assert "mood_meter" in [a for p in served.json() for a in p["activities"]]
+
+
+def test_check_names_the_package_behind_each_activity_of_a_kit(tmp_path: Path) -> None:
+    (tmp_path / "site").mkdir()
+    path = str(third_party(tmp_path / "site"))
+    kit = tmp_path / "humeur.toml"
+    kit.write_text(
+        '[workshop]\ntitle = "Humeur du jour"\nlanguage = "fr"\n\n'
+        '[[steps]]\nid = "idees"\nactivity = "ideation"\ntitle = "Idées"\n\n'
+        '[[steps]]\nid = "humeur"\nactivity = "mood_meter"\ntitle = "Votre humeur"\n',
+        encoding="utf-8",
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "palabre.engine.cli", "check", str(kit)],
+        capture_output=True, text=True, timeout=60,
+        env=os.environ | {"PYTHONPATH": os.pathsep.join([path, os.environ.get("PYTHONPATH", "")])},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "  mood_meter: palabre-mood 2.3.1\n" in done.stdout
+    assert f"  ideation: palabre {metadata.version('palabre')}\n" in done.stdout
