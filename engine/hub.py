@@ -163,7 +163,6 @@ class Pacer:
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self.clock = clock
-        self.enabled = True
         self.stale: set[str] = set()
         self.not_before: dict[str, float] = {}
         self.costs: dict[str, deque[float]] = {}
@@ -173,8 +172,7 @@ class Pacer:
         ready = [
             a
             for a in AUDIENCES
-            if a in self.stale
-            and (urgent or not self.enabled or now >= self.not_before.get(a, 0.0))
+            if a in self.stale and (urgent or now >= self.not_before.get(a, 0.0))
         ]
         self.stale.difference_update(ready)
         return ready
@@ -267,10 +265,9 @@ class Hub:
         key = (audience, lang)
         if audience not in self.pacer.stale or key in self._fresh_this_tick:
             return self._shared_message(audience, lang)
-        before = self._shared.pop(key, None)
-        message = self._shared_message(audience, lang, unchanged_from=before)
         self._fresh_this_tick.add(key)
-        if before is None or message is not before[0]:
+        message, changed = self._render_again(audience, lang)
+        if changed:
             self._forced.add(audience)
         return message
 
@@ -280,8 +277,6 @@ class Hub:
         """Sends what changed; returns in how many seconds to call again for the audiences
         held back (None: none is)."""
         self._fresh_this_tick.clear()
-        if changes.all_participants or len(self.views.personal_cache) > 4096:
-            self.views.personal_cache.clear()
         self.pacer.stale |= set(AUDIENCES) if changes.shared else set(audiences or ())
         corked = list(self.by_audience["participant"]) if changes.all_participants else []
         for conn in corked:
@@ -299,6 +294,7 @@ class Hub:
 
     def _flush_personal(self, changes: Changes) -> None:
         if changes.all_participants:
+            self.views.forget_personal()  # everyone's view changed: the old renders are done
             targets = list(self.by_participant)
         else:
             targets = [p for p in changes.participants if p in self.by_participant]
@@ -314,15 +310,20 @@ class Hub:
         forced = audience in self._forced
         self._forced.discard(audience)
         for lang in langs:
-            before = self._shared.pop((audience, lang), None)
-            message = self._shared_message(audience, lang, unchanged_from=before)
-            if forced or before is None or message is not before[0]:
+            message, changed = self._render_again(audience, lang)
+            if forced or changed:
                 fresh[lang] = message
         if fresh:
             for conn in self.by_audience[audience]:
-                changed = fresh.get(conn.lang)
-                if changed is not None:
-                    conn.push_view("shared", changed)
+                new = fresh.get(conn.lang)
+                if new is not None:
+                    conn.push_view("shared", new)
+
+    def _render_again(self, audience: str, lang: str) -> tuple[Outgoing, bool]:
+        """The view rendered from the state now, and whether its bytes changed."""
+        before = self._shared.pop((audience, lang), None)
+        message = self._shared_message(audience, lang, unchanged_from=before)
+        return message, before is None or message is not before[0]
 
     def _shared_message(
         self,
@@ -344,9 +345,12 @@ class Hub:
         return cached[0]
 
     def _push_personal(self, participant_id: str, conns: Iterable[Connection]) -> None:
+        by_lang: dict[str, Outgoing] = {}
         for conn in conns:
-            regions = self.views.personal(participant_id, conn.lang)
-            conn.push_view("personal", self._personal_message(regions))
+            if conn.lang not in by_lang:
+                regions = self.views.personal(participant_id, conn.lang)
+                by_lang[conn.lang] = self._personal_message(regions)
+            conn.push_view("personal", by_lang[conn.lang])
 
     def _personal_message(self, regions: dict[str, str]) -> Outgoing:
         """Personal views carry the round's seq, the same for everyone: people whose views

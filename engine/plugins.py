@@ -98,16 +98,13 @@ def collect_kits(pm: pluggy.PluginManager) -> list[Path]:
     return kits
 
 
-def plugin_names(pm: pluggy.PluginManager) -> Iterable[str]:
-    return [name for name, _ in pm.list_name_plugin()]
-
-
 def describe_plugins(pm: pluggy.PluginManager) -> list[dict[str, Any]]:
     """Every loaded plugin: the distribution that provides it and its version, the hooks it
     implements, and the activities and kits it brings (`palabre plugins`, /-/plugins.json).
     What a practitioner needs to tell which package a slug comes from, or why a hook
     does not run."""
     dists = {ep.name: ep.dist for ep in metadata.entry_points(group=ENTRY_POINT_GROUP)}
+    own_version = _own_version()
     described = []
     for name, plugin in sorted(pm.list_name_plugin(), key=lambda pair: pair[0]):
         dist = dists.get(name) if name not in DEFAULT_PLUGINS else None
@@ -116,7 +113,7 @@ def describe_plugins(pm: pluggy.PluginManager) -> list[dict[str, Any]]:
             {
                 "name": name,
                 "distribution": dist.name if dist else "palabre",
-                "version": dist.version if dist else _own_version(),
+                "version": dist.version if dist else own_version,
                 "hooks": hooks,
                 "activities": sorted(_provided(plugin, "register_activities", "slug")),
                 "kits": sorted(_provided(plugin, "register_kits", "stem")),

@@ -20,6 +20,7 @@ SHARED_REGIONS = {
 }
 
 
+PERSONAL_CACHE_SIZE = 4096
 # Context entries that only change with the step (which is part of every cache key).
 CONSTANT_PER_STEP = frozenset({"kit", "steps", "step", "join", "audience"})
 
@@ -40,9 +41,8 @@ class Views:
         self.connected = 0  # participant devices with a live socket, shown to the facilitator
         self.screens = 0  # projectors showing the screen link
         self.clock = time.time
-        # Personal renders of the current moment, shared by everyone whose personal view is
-        # the same (at a step change, thousands of phones show the same form): hub.flush
-        # empties it each tick.
+        # Personal renders by what they depend on, shared by everyone whose personal view is
+        # the same (at a step change, thousands of phones show the same form).
         self.personal_cache: dict[bytes, str] = {}
 
     def shared(self, audience: str, lang: str) -> dict[str, str]:
@@ -66,10 +66,15 @@ class Views:
             if html is None:
                 html = self.renderer.render(lang, template, ctx)
                 if key:
+                    if len(self.personal_cache) >= PERSONAL_CACHE_SIZE:
+                        self.personal_cache.clear()  # older steps' and states' renders
                     self.personal_cache[key] = html
             return {"personal": html}
         except Exception as exc:
             return {"personal": self._failure("participant", lang, ctx, exc)}
+
+    def forget_personal(self) -> None:
+        self.personal_cache.clear()
 
     def _personal_key(self, template: str, lang: str, ctx: dict[str, Any]) -> bytes | None:
         """What the render depends on: the values of the context names the template reads,
