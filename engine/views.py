@@ -46,32 +46,37 @@ class Views:
         self.personal_cache: dict[bytes, str] = {}
 
     def shared(self, audience: str, lang: str) -> dict[str, str]:
-        ctx = self._context(audience, lang)
+        ctx = self.context(audience, lang)
         regions = {}
         for region in SHARED_REGIONS[audience]:
             regions[region] = self._render_region(audience, region, lang, ctx)
         return regions
 
     def personal(self, participant_id: str, lang: str) -> dict[str, str]:
+        try:
+            return {"personal": self.personal_html(participant_id, lang)}
+        except Exception as exc:
+            ctx = self.context("participant", lang)
+            return {"personal": self._failure("participant", lang, ctx, exc)}
+
+    def personal_html(self, participant_id: str, lang: str) -> str:
+        """One person's own region for the current step; raises what the activity raises."""
         me = self.workshop.actor_for("participant", participant_id)
         runtime = self.workshop.current_step
         template = f"{runtime.activity.slug}/personal.html"
         if not runtime.opened or not self.renderer.has_template(template):
-            return {"personal": ""}
-        ctx = self._context("participant", lang) | {"me": me}
-        try:
-            ctx["view"] = runtime.activity.personal_view(runtime.state, me)
-            key = self._personal_key(template, lang, ctx)
-            html = self.personal_cache.get(key) if key else None
-            if html is None:
-                html = self.renderer.render(lang, template, ctx)
-                if key:
-                    if len(self.personal_cache) >= PERSONAL_CACHE_SIZE:
-                        self.personal_cache.clear()  # older steps' and states' renders
-                    self.personal_cache[key] = html
-            return {"personal": html}
-        except Exception as exc:
-            return {"personal": self._failure("participant", lang, ctx, exc)}
+            return ""
+        ctx = self.context("participant", lang) | {"me": me}
+        ctx["view"] = runtime.activity.personal_view(runtime.state, me)
+        key = self._personal_key(template, lang, ctx)
+        html = self.personal_cache.get(key) if key else None
+        if html is None:
+            html = self.renderer.render(lang, template, ctx)
+            if key:
+                if len(self.personal_cache) >= PERSONAL_CACHE_SIZE:
+                    self.personal_cache.clear()  # older steps' and states' renders
+                self.personal_cache[key] = html
+        return html
 
     def forget_personal(self) -> None:
         self.personal_cache.clear()
@@ -101,15 +106,20 @@ class Views:
         return self.renderer.render(lang, f"chrome_{audience}.html", ctx)
 
     def _activity_view(self, audience: str, lang: str, ctx: dict[str, Any]) -> str:
+        try:
+            return self.activity_html(audience, lang, ctx)
+        except Exception as exc:
+            return self._failure(audience, lang, ctx, exc)
+
+    def activity_html(self, audience: str, lang: str, ctx: dict[str, Any] | None = None) -> str:
+        """The current step's shared view for an audience; raises what the activity raises."""
         runtime = self.workshop.current_step
         if not runtime.opened:
             return ""
+        ctx = self.context(audience, lang) if ctx is None else ctx
+        view = runtime.activity.view(runtime.state, audience)  # type: ignore[arg-type]
         template = f"{runtime.activity.slug}/{audience}.html"
-        try:
-            view = runtime.activity.view(runtime.state, audience)  # type: ignore[arg-type]
-            return self.renderer.render(lang, template, ctx | {"view": view})
-        except Exception as exc:
-            return self._failure(audience, lang, ctx, exc)
+        return self.renderer.render(lang, template, ctx | {"view": view})
 
     def _failure(self, audience: str, lang: str, ctx: dict[str, Any], exc: Exception) -> str:
         """A plugin that fails to render breaks its own region, never the workshop."""
@@ -134,7 +144,7 @@ class Views:
             for n, people in seated.items()
         ]
 
-    def _context(self, audience: str, lang: str) -> dict[str, Any]:
+    def context(self, audience: str, lang: str) -> dict[str, Any]:
         w = self.workshop
         return {
             "audience": audience,
