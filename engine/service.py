@@ -4,6 +4,7 @@ acknowledges after commit, then fans the new views out."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import os
 import secrets
@@ -15,7 +16,7 @@ from typing import Any
 
 import pluggy
 
-from .activity import Activity, Rejection
+from .activity import N_, Activity, Rejection
 from .auth import CookieSigner, Identity, new_facilitator_secret, new_join_code
 from .collector import Collector
 from .events import StoredEvent
@@ -86,6 +87,7 @@ class Service:
         self.clock_offset = 0.0  # moved only by tests, through PALABRE_TEST_CLOCK
         self.views = Views(self.workshop, self.renderer, self._join_info())
         self.views.clock = self.clock
+        self.views.faults.on_new = lambda: self.touch({"facilitator"})
         self.hub = Hub(self.views)
         self._tick = Tick()
         self._touched: set[str] = set()
@@ -199,12 +201,36 @@ class Service:
         except Rejection as rejection:
             conn.push_reply(encode(self._rejection(action_id, rejection, conn.lang)))
             return
-        for event in events:
-            self._tick.changes.add(self.workshop.apply(event))
+        except Exception as exc:  # activity code raised: refuse, tell the facilitator
+            self._fault("handle", exc, conn, action_id)
+            return
+        try:
+            for event in events:
+                self._tick.changes.add(self.workshop.apply(event))
+        except Exception as exc:
+            self._undo(exc, conn, action_id)
+            return
         self._tick.events.extend(events)
         self._tick.urgent |= identity.role == "facilitator"
         seq = events[0].seq if events else 0
         self._reply_after_commit(conn, {"type": "ack", "id": action_id, "ok": True, "seq": seq})
+
+    def _fault(self, stage: str, exc: Exception, conn: Connection, action_id: str) -> None:
+        self.views.faults.record(self.workshop.current_step.activity.slug, stage, exc)
+        refusal = Rejection(
+            "activity_failed", N_("This step could not take your action; the facilitator is told.")
+        )
+        conn.push_reply(encode(self._rejection(action_id, refusal, conn.lang)))
+
+    def _undo(self, exc: Exception, conn: Connection, action_id: str) -> None:
+        """`reduce` raised half-way through an action's events: rebuild memory from the
+        log and the tick's earlier events, without this action (replaying it after a
+        restart would raise again). Nothing half-done is ever rendered or written."""
+        self.workshop.rebuild(itertools.chain(self.store.replay(), self._tick.events))
+        self.views.forget_personal()
+        self._tick.changes.add(Changes(shared=True, all_participants=True))
+        self._tick.urgent = True
+        self._fault("reduce", exc, conn, action_id)
 
     def _rejection(self, action_id: str, rejection: Rejection, lang: str) -> dict[str, Any]:
         text = self.renderer.gettext(lang, rejection.message, rejection.params)

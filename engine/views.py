@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import logging
 import pickle
 import time
 from dataclasses import dataclass
 from typing import Any
 
+from .faults import Faults
 from .render import Renderer
 from .workshop import Workshop
-
-log = logging.getLogger("palabre.views")
 
 SHARED_REGIONS = {
     "facilitator": ("chrome", "main"),
@@ -44,6 +42,7 @@ class Views:
         # Personal renders by what they depend on, shared by everyone whose personal view is
         # the same (at a step change, thousands of phones show the same form).
         self.personal_cache: dict[bytes, str] = {}
+        self.faults = Faults()
 
     def shared(self, audience: str, lang: str) -> dict[str, str]:
         ctx = self.context(audience, lang)
@@ -124,7 +123,7 @@ class Views:
     def _failure(self, audience: str, lang: str, ctx: dict[str, Any], exc: Exception) -> str:
         """A plugin that fails to render breaks its own region, never the workshop."""
         slug = self.workshop.current_step.activity.slug
-        log.exception("activity %r failed to render for %s", slug, audience)
+        self.faults.record(slug, f"render ({audience})", exc)
         detail = f"{type(exc).__name__}: {exc}" if audience == "facilitator" else ""
         return self.renderer.render(
             lang, "render_error.html", ctx | {"slug": slug, "detail": detail}
@@ -160,4 +159,5 @@ class Views:
             "now": self.clock(),
             "participants_connected": self.connected,
             "screens_connected": self.screens,
+            "faults": self.faults.recent() if audience == "facilitator" else [],
         }

@@ -52,6 +52,10 @@ class Workshop:
     def __init__(self, kit: Kit, workshop_id: str) -> None:
         self.kit = kit
         self.id = workshop_id
+        self._reset()
+
+    def _reset(self) -> None:
+        kit = self.kit
         self.roster = Roster(kit.tables)
         self.steps = [StepRuntime(s, s.activity(s.config)) for s in kit.steps]
         for runtime in self.steps:
@@ -212,6 +216,13 @@ class Workshop:
         if affected == ALL:
             return Changes(shared=True, all_participants=True)
         return Changes(shared=True, participants=set(_ids(affected)))
+
+    def rebuild(self, log: Iterable[StoredEvent]) -> None:
+        """Start again from `log` (what is on disk), in place: after an activity raised
+        while folding an event, memory may hold half of it."""
+        self._reset()
+        for event in log:
+            self.apply(event)
 
     def open_first_step(self) -> list[StoredEvent]:
         """Events that put a new workshop on its first step."""
