@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import importlib
 import os
-from collections.abc import Iterable
+import sys
+from collections.abc import Iterable, Mapping, Sequence
 from importlib import metadata
 from pathlib import Path
 from typing import Any, cast
 
 import pluggy
+from pluggy import HookImpl, Result
 
 from . import hookspecs
 from .activity import Activity
@@ -31,6 +33,9 @@ ENTRY_POINT_GROUP = "palabre"
 # Comma-separated plugin names to load (built-in module paths or entry-point names);
 # unset means all. Lets a practitioner isolate a faulty plugin.
 LOAD_PLUGINS_ENV = "PALABRE_LOAD_PLUGINS"
+# Set to 1 to print every hook call (with the plugins that answer it) on stderr: why does
+# my hook not run, and in which order do they run?
+TRACE_PLUGINS_ENV = "PALABRE_TRACE_PLUGINS"
 
 
 class PluginError(Exception):
@@ -47,7 +52,29 @@ def get_plugin_manager(load_entry_points: bool = True) -> pluggy.PluginManager:
             pm.register(importlib.import_module(module_path), name=module_path)
     if load_entry_points:
         _load_entry_points(pm, allowed)
+    if _tracing():
+        pm.add_hookcall_monitoring(_trace_before, _trace_after)
     return pm
+
+
+def _tracing() -> bool:
+    return os.environ.get(TRACE_PLUGINS_ENV) == "1"
+
+
+def _trace(text: str) -> None:
+    print(f"[palabre trace] {text}", file=sys.stderr, flush=True)
+
+
+def _trace_before(hook: str, impls: Sequence[HookImpl], kwargs: Mapping[str, object]) -> None:
+    answering = ", ".join(impl.plugin_name for impl in impls) or "no plugin"
+    _trace(f"{hook}({', '.join(kwargs)}) -> {answering}")
+
+
+def _trace_after(
+    outcome: Result[object], hook: str, impls: Sequence[HookImpl], kwargs: Mapping[str, object]
+) -> None:
+    if outcome.exception is not None:
+        _trace(f"{hook} raised {outcome.exception!r}")
 
 
 def _allowed_plugins() -> set[str] | None:
@@ -77,7 +104,10 @@ def collect_activities(pm: pluggy.PluginManager) -> dict[str, type[Activity]]:
     """Every registered activity by slug; a slug claimed twice stops start-up."""
     by_slug: dict[str, type[Activity]] = {}
     for impl in pm.hook.register_activities.get_hookimpls():
-        returned = cast(Iterable[type[Activity]], impl.function() or ())
+        returned = list(cast(Iterable[type[Activity]], impl.function() or ()))
+        if _tracing():
+            slugs = [getattr(a, "slug", repr(a)) for a in returned]
+            _trace(f"register_activities() <- {impl.plugin_name}: {slugs}")
         for activity in returned:
             _check_activity(activity, impl.plugin_name)
             previous = by_slug.get(activity.slug)

@@ -116,3 +116,17 @@ def test_check_names_the_package_behind_each_activity_of_a_kit(tmp_path: Path) -
     assert done.returncode == 0, done.stderr
     assert "  mood_meter: palabre-mood 2.3.1\n" in done.stdout
     assert f"  ideation: palabre {metadata.version('palabre')}\n" in done.stdout
+
+
+def test_palabre_trace_plugins_prints_each_hook_call_and_who_answers(tmp_path: Path) -> None:
+    path = str(third_party(tmp_path))
+    env = os.environ | {"PYTHONPATH": os.pathsep.join([path, os.environ.get("PYTHONPATH", "")])}
+    command = [sys.executable, "-m", "palabre.engine.cli", "check", "quick-start"]
+    traced = subprocess.run(command, capture_output=True, text=True, timeout=60,
+                            env=env | {"PALABRE_TRACE_PLUGINS": "1"})  # fmt: skip
+    assert traced.returncode == 0, traced.stderr
+    lines = traced.stderr.splitlines()
+    assert "[palabre trace] register_kits() -> palabre.facilitator_kits" in lines
+    assert "[palabre trace] register_activities() <- mood: ['mood_meter']" in lines
+    quiet = subprocess.run(command, capture_output=True, text=True, timeout=60, env=env)
+    assert quiet.returncode == 0 and "[palabre trace]" not in quiet.stderr
