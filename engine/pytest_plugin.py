@@ -15,7 +15,7 @@ your root `conftest.py`. It gives:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from typing import Any
 
 import pytest
@@ -25,9 +25,12 @@ pytest.register_assert_rewrite("palabre.engine.contract", "palabre.engine.testin
 from .plugins import describe_plugins, get_plugin_manager  # noqa: E402
 from .testing import Rehearsal  # noqa: E402
 
+# Set on a test item whose call failed: its rehearsals are left as the failure left them.
+CALL_FAILED = pytest.StashKey[bool]()
+
 
 @pytest.fixture
-def rehearse() -> Iterator[Callable[..., Rehearsal]]:
+def rehearse(request: pytest.FixtureRequest) -> Iterator[Callable[..., Rehearsal]]:
     made: list[Rehearsal] = []
 
     def make(*args: Any, **kwargs: Any) -> Rehearsal:
@@ -36,8 +39,20 @@ def rehearse() -> Iterator[Callable[..., Rehearsal]]:
         return room
 
     yield make
+    if request.node.stash.get(CALL_FAILED, False):
+        return  # the test's own failure says what went wrong; a second report would not
     for room in made:
         check_rehearsal(room)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
+    if report.when == "call" and report.failed:
+        item.stash[CALL_FAILED] = True
+    return report
 
 
 def check_rehearsal(room: Rehearsal) -> None:
@@ -46,11 +61,15 @@ def check_rehearsal(room: Rehearsal) -> None:
     pages = room.every_html()
     again = room.replay()
     assert again.export() == room.export(), "after this test, a replay gives another export"
+    assert again.outputs() == room.outputs(), "after this test, a replay gives other outputs"
     assert again.every_html() == pages, "after this test, a replay gives other views"
 
 
 def pytest_report_header() -> list[str]:
-    plugins = describe_plugins(get_plugin_manager())
+    try:
+        plugins = describe_plugins(get_plugin_manager())
+    except Exception as exc:  # a broken plugin must not stop the test run before it starts
+        return [f"palabre: plugins failed to load: {exc}"]
     own = next((p["version"] for p in plugins if p["distribution"] == "palabre"), "?")
     others = sorted({f"{p['distribution']} {p['version']}" for p in plugins} - {f"palabre {own}"})
     return [f"palabre {own}; other plugins: {', '.join(others) or 'none'}"]

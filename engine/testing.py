@@ -17,6 +17,8 @@ rendering after each test. See docs/plugins.md.
 from __future__ import annotations
 
 import dataclasses
+import json
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -52,7 +54,7 @@ class Clock:
         return self.now
 
     def advance(self, seconds: float) -> float:
-        if seconds < 0:
+        if not 0 <= seconds < math.inf:  # NaN too: it would stop the clock for good
             raise ValueError("the clock only moves forward")
         self.now += seconds
         return self.now
@@ -158,6 +160,8 @@ class Rehearsal:
         room = cls.__new__(cls)
         pm = _plugin_manager(plugins)
         activities = collect_activities(pm)
+        if isinstance(kit, str) and "\n" not in kit and kit.endswith(".toml"):
+            kit = Path(kit)  # a path written as text, not a one-line kit
         if isinstance(kit, Path):
             parsed = load_kit(kit, activities)
         else:
@@ -229,8 +233,11 @@ class Rehearsal:
     def _record(self, events: list[StoredEvent]) -> None:
         for event in events:
             stamped = dataclasses.replace(event, ts=self.clock())
+            # As the server: the state folds the event as `handle` made it, the log keeps it
+            # as the store writes it (JSON), and a replay reads it back from there.
+            stored = dataclasses.replace(stamped, data=_as_stored(stamped))
             self.workshop.apply(stamped)
-            self.log.append(stamped)
+            self.log.append(stored)
             self.pm.hook.on_event(event=stamped, workshop=self.workshop)
 
     # -- reading --------------------------------------------------------------------------
@@ -301,6 +308,18 @@ class Rehearsal:
         again.people = [Person(again, p.role, p.participant_id) for p in self.people]
         again._action_ids = self._action_ids
         return again
+
+
+def _as_stored(event: StoredEvent) -> dict[str, Any]:
+    """The event's data as the log on disk gives it back (`store.py` writes JSON)."""
+    try:
+        data: dict[str, Any] = json.loads(json.dumps(event.data, ensure_ascii=False))
+    except (TypeError, ValueError) as exc:
+        raise TypeError(
+            f"event {event.kind!r} cannot be written to the log ({exc}): event data must be "
+            "JSON (str, int, float, bool, None, lists, dicts with str keys)"
+        ) from exc
+    return data
 
 
 def _plugin_manager(plugins: Sequence[object]) -> pluggy.PluginManager:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from palabre.engine import Actor
+from palabre.engine import Actor, Item
 from palabre.plugins.common.ranking import Ranked
 
 from .scoring import Score, complete, weighted
@@ -26,7 +26,9 @@ def shared_view(jury: Jury, state: JuryState, audience: str) -> dict[str, Any]:
         "show_results": show,
         "rows": rows if audience == "facilitator" else rows[: cfg.show],
         "more": max(0, len(rows) - cfg.show) if audience != "facilitator" else 0,
-        "entries": list(state.items.values()),
+        "entries": [
+            i if audience == "facilitator" else _without_people(i) for i in state.items.values()
+        ],
         "criteria": cfg.criteria,
         "sheets_done": done,
         "sheets_expected": expected,
@@ -56,6 +58,20 @@ def personal_view(jury: Jury, state: JuryState, me: Actor) -> dict[str, Any]:
 
 
 # -----------------------------------------------------------------------------------------------
+PEOPLE = frozenset({"members", "member_names", "captain", "captain_name"})
+
+
+def _without_people(item: Item) -> Item:
+    """A project as the screen and phones may hold it: a team's people (their device ids and
+    names) left out, at every level of its origin."""
+
+    def strip(data: dict[str, Any]) -> dict[str, Any]:
+        kept = {k: v for k, v in data.items() if k not in PEOPLE}
+        return kept | {"origin": [strip(parent) for parent in data.get("origin", [])]}
+
+    return Item.model_validate(strip(item.model_dump()))
+
+
 def _row(jury: Jury, row: Ranked[Score]) -> dict[str, Any]:
     s = row.item
     return {

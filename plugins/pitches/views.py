@@ -145,5 +145,6 @@ def export(state: PitchesState, config: PitchesConfig, outputs: list[Item]) -> d
 
 def _without_members(data: dict[str, Any]) -> dict[str, Any]:
     data.pop("members", None)
+    data.pop("captain", None)  # a device id too
     data["origin"] = [_without_members(parent) for parent in data.get("origin", [])]
     return data

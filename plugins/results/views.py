@@ -3,6 +3,7 @@ facilitator sees every project with its trail and the award buttons; a phone see
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from palabre.engine import Actor
@@ -62,7 +63,7 @@ def _row(results: Results, state: ResultsState, row: Row, visible: set[str]) -> 
         "title": row.item.title,
         "rank": row.rank,
         "tied": row.tied,
-        "trail": row.trail,
+        "trail": replace(row.trail, members=frozenset()),  # ids: for `personal_view` only
         "award_id": shown,
         "award": results.config.award(shown) if shown else None,
     }
