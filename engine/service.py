@@ -304,10 +304,13 @@ class Service:
         self._wake.set()
 
     def _notify(self, event: StoredEvent) -> None:
-        try:
-            self.pm.hook.on_event(event=event, workshop=self.workshop)
-        except Exception:
-            log.exception("an on_event hook failed for event %s", event.seq)
+        # Each observer on its own: through pluggy, one that raises would silence the rest.
+        arguments = {"event": event, "workshop": self.workshop}
+        for impl in self.pm.hook.on_event.get_hookimpls():
+            try:
+                impl.function(*(arguments[name] for name in impl.argnames))
+            except Exception:
+                log.exception("on_event of %r failed for event %s", impl.plugin_name, event.seq)
 
     def close(self) -> None:
         self.commit_tick()

@@ -1,0 +1,209 @@
+"""The word cloud: each person gives a few short words; the same word given by several
+people grows on the screen; the facilitator can hide one; the most given go on to the next
+step. Reads top to bottom: config, state, handle, reduce, views, outputs, export."""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import Field
+
+from palabre.engine import (
+    N_,
+    Action,
+    Activity,
+    ActivityConfig,
+    Actor,
+    Event,
+    Item,
+    Rejection,
+    clean_text,
+    duplicate_key,
+)
+
+P, F = frozenset({"participant"}), frozenset({"facilitator"})
+MAX_WORDS_IN_ANSWER = 3  # "pistes cyclables" is one answer; a sentence is not
+
+
+# --8<-- [start:config]
+class WordCloudConfig(ActivityConfig):
+    prompt: str = Field(default="", max_length=200)
+    words_per_person: int = Field(default=3, ge=1, le=10)
+    max_length: int = Field(default=24, ge=2, le=40)
+    # How many of the most given words go on to the next step (0: all of them).
+    retain: int = Field(default=10, ge=0, le=50)
+
+
+# --8<-- [end:config]
+
+
+# --8<-- [start:state]
+@dataclass
+class Word:
+    spellings: Counter[str] = field(default_factory=Counter)  # "Vélo" ×2, "vélo" ×1
+    givers: list[str] = field(default_factory=list)  # participant ids, never shown
+    hidden: bool = False
+
+    @property
+    def text(self) -> str:
+        # The most given spelling; on a tie, the first given (Counter keeps that order).
+        return self.spellings.most_common(1)[0][0]
+
+
+@dataclass
+class CloudState:
+    words: dict[str, Word] = field(default_factory=dict)  # by duplicate key, first given first
+    mine: dict[str, dict[str, str]] = field(default_factory=dict)  # person -> key -> spelling
+    open: bool = True
+
+
+# --8<-- [end:state]
+
+
+class WordCloud(Activity):
+    slug = "word_cloud"
+    name = N_("Word cloud")
+    Config = WordCloudConfig
+    config: WordCloudConfig
+    # --8<-- [start:actions]
+    actions = {"add": P, "remove": P, "hide": F, "show": F, "close": F, "reopen": F}
+    # --8<-- [end:actions]
+
+    def initial_state(self, inputs: list[Item]) -> CloudState:
+        return CloudState()
+
+    # --8<-- [start:handle]
+    def handle(self, state: CloudState, action: Action, actor: Actor) -> list[Event]:
+        if action.name in ("add", "remove") and not state.open:
+            raise Rejection("closed", N_("The word cloud is closed."))
+        if action.name == "add":
+            text = self._word(action.data.get("word"))
+            key = duplicate_key(text)
+            mine = state.mine.get(actor.key, {})
+            if key in mine:
+                raise Rejection("already_given", N_("You already gave this word."), field="word")
+            if len(mine) >= self.config.words_per_person:
+                raise Rejection(
+                    "no_words_left",
+                    N_("You have given your {limit} words; remove one to give another."),
+                    limit=self.config.words_per_person,
+                )
+            return [Event("word_cloud.added", {"key": key, "text": text})]
+        if action.name == "remove":
+            key = action.data.get("word")
+            if not isinstance(key, str) or key not in state.mine.get(actor.key, {}):
+                raise Rejection("unknown_word", N_("This word is not among yours."))
+            return [Event("word_cloud.removed", {"key": key})]
+        if action.name in ("hide", "show"):
+            key = action.data.get("word")
+            if not isinstance(key, str) or key not in state.words:
+                raise Rejection("unknown_word", N_("There is no such word."))
+            kind = "hidden" if action.name == "hide" else "shown"
+            return [Event(f"word_cloud.{kind}", {"key": key})]
+        return [Event("word_cloud.closed" if action.name == "close" else "word_cloud.reopened")]
+
+    def _word(self, value: Any) -> str:
+        # clean_text refuses what is not text, empty or too long, naming the field.
+        text = clean_text(value, field="word", max_graphemes=self.config.max_length)
+        if len(text.split()) > MAX_WORDS_IN_ANSWER:
+            raise Rejection("too_many_words", N_("Three words at most, please."), field="word")
+        return text
+
+    # --8<-- [end:handle]
+
+    # --8<-- [start:reduce]
+    def reduce(self, state: CloudState, event: Event) -> CloudState:
+        kind, data = event.kind.removeprefix("word_cloud."), event.data
+        if kind == "added":
+            word = state.words.setdefault(data["key"], Word())
+            word.spellings[data["text"]] += 1
+            word.givers.append(event.actor)
+            state.mine.setdefault(event.actor, {})[data["key"]] = data["text"]
+        elif kind == "removed":
+            word = state.words[data["key"]]
+            text = state.mine[event.actor].pop(data["key"])
+            word.givers.remove(event.actor)
+            word.spellings[text] -= 1
+            if not word.givers:
+                del state.words[data["key"]]
+            else:
+                word.spellings += Counter()  # drops spellings nobody gives any more
+        elif kind in ("hidden", "shown"):
+            state.words[data["key"]].hidden = kind == "hidden"
+        elif kind in ("closed", "reopened"):
+            state.open = kind == "reopened"
+        return state
+
+    # --8<-- [end:reduce]
+
+    # --8<-- [start:views]
+    def view(self, state: CloudState, audience: str) -> dict[str, Any]:
+        shown = [
+            (k, w) for k, w in state.words.items() if not w.hidden or audience == "facilitator"
+        ]
+        ranked = sorted(shown, key=lambda pair: -len(pair[1].givers))  # stable: first given first
+        top = max((len(w.givers) for _, w in ranked), default=1)
+        words = [
+            {"key": key, "text": w.text, "count": len(w.givers),
+             "size": 1 + round(4 * len(w.givers) / top), "hidden": w.hidden}
+            for key, w in ranked
+        ]  # fmt: skip
+        return {
+            "prompt": self.config.prompt,
+            "open": state.open,
+            "contributors": len([p for p, given in state.mine.items() if given]),
+            # The screen puts the biggest words in the middle; the panel keeps the ranking.
+            "words": words if audience == "facilitator" else middle_out(words),
+        }
+
+    def personal_view(self, state: CloudState, me: Actor) -> dict[str, Any]:
+        mine = state.mine.get(me.key, {})
+        return {
+            "open": state.open,
+            "mine": sorted(mine.items(), key=lambda pair: pair[1].casefold()),
+            "left": self.config.words_per_person - len(mine),
+            "max_length": self.config.max_length,
+        }
+
+    # --8<-- [end:views]
+
+    # --8<-- [start:outputs]
+    def outputs(self, state: CloudState) -> list[Item]:
+        ranked = [w for w in self.view(state, "facilitator")["words"] if not w["hidden"]]
+        kept = ranked[: self.config.retain] if self.config.retain else ranked
+        return [
+            Item(id=word_id(w["key"]), title=w["text"], kind="word", score=float(w["count"]))
+            for w in kept
+        ]
+
+    def export(self, state: CloudState) -> dict[str, Any]:
+        return {
+            "prompt": self.config.prompt,
+            "contributors": self.view(state, "facilitator")["contributors"],
+            "words": [
+                {"text": w.text, "count": len(w.givers), "hidden": w.hidden}
+                for w in state.words.values()
+            ],
+            "outputs": [item.model_dump() for item in self.outputs(state)],
+        }
+
+    # --8<-- [end:outputs]
+
+
+def word_id(key: str) -> str:
+    """A short, stable id for a word (keys hold spaces and accents; ids go in attributes)."""
+    return "w-" + hashlib.sha256(key.encode()).hexdigest()[:12]
+
+
+def middle_out(words: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Biggest in the centre, smaller ones alternating left and right of it."""
+    arranged: list[dict[str, Any]] = []
+    for n, word in enumerate(words):
+        if n % 2:
+            arranged.insert(0, word)
+        else:
+            arranged.append(word)
+    return arranged
