@@ -292,7 +292,8 @@ EXPECTED_HTTP: dict[tuple[str, str], tuple[int, ...]] = {
     ("WS", "/ws"): (403, 101, 101, 101, 403, 101),
     ("POST", "/-/test/clock"): (403, 403, 403, 403, 403, 200),
     **{("GET", f"/-/static{s}"): (200,) * 6 for s in (
-        "", "/axes", "/diagnosis", "/ideation", "/jury", "/pitches", "/results", "/teams")},
+        "", "/axes", "/diagnosis", "/ideation", "/jury", "/pitches", "/results", "/teams",
+        "/word_cloud")},  # the example package, installed by the test command
 }
 # The audience each identity opens its socket as (its cookie's).
 AUDIENCE = {"none": "participant", "participant": "participant", "screen": "screen",

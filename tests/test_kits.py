@@ -9,7 +9,7 @@ import pytest
 from palabre.engine.kits import KitError, load_kit
 from palabre.engine.plugins import collect_activities, collect_kits, get_plugin_manager
 
-ACTIVITIES = collect_activities(get_plugin_manager(load_entry_points=False))
+ACTIVITIES = collect_activities(get_plugin_manager())
 
 GOOD_HEAD = '[workshop]\ntitle = "Atelier"\n'
 IDEAS = '[[steps]]\nid = "ideas"\nactivity = "ideation"\ntitle = "Idées"\n'

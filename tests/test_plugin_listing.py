@@ -126,7 +126,8 @@ def test_palabre_trace_plugins_prints_each_hook_call_and_who_answers(tmp_path: P
                             env=env | {"PALABRE_TRACE_PLUGINS": "1"})  # fmt: skip
     assert traced.returncode == 0, traced.stderr
     lines = traced.stderr.splitlines()
-    assert "[palabre trace] register_kits() -> palabre.facilitator_kits" in lines
+    kits_line = next(line for line in lines if "register_kits()" in line)
+    assert kits_line.startswith("[palabre trace] register_kits() -> palabre.facilitator_kits")
     assert "[palabre trace] register_activities() <- mood: ['mood_meter']" in lines
     quiet = subprocess.run(command, capture_output=True, text=True, timeout=60, env=env)
     assert quiet.returncode == 0 and "[palabre trace]" not in quiet.stderr
