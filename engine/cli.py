@@ -1,12 +1,14 @@
-"""The `palabre` command: serve a workshop, list kits, check a kit."""
+"""The `palabre` command: serve a workshop, list kits, check a kit, start a new activity."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import logging
+import os
 import sys
 from pathlib import Path
+from typing import Any
 
 import pluggy
 
@@ -38,6 +40,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         # uvicorn re-raises Ctrl-C after a clean shutdown; the workshop is already on disk.
         return 130
+    except BrokenPipeError:
+        # `palabre plugins | head`: the reader left. Silence the flush at exit too.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -93,6 +99,11 @@ def _parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check", help="validate a kit")
     check.add_argument("kit")
     check.set_defaults(func=_check)
+    new = sub.add_parser("new-activity", help="create an installable package for a new activity")
+    new.add_argument("name", help='its name, e.g. "Mood meter" (the slug is derived from it)')
+    new.add_argument("--dir", default=".", help="where to create the package (default: here)")
+    new.add_argument("--slug", help="the name kits use for it (default: derived from NAME)")
+    new.set_defaults(func=_new_activity)
     return parser
 
 
@@ -128,7 +139,7 @@ def _kits(args: argparse.Namespace) -> int:
     for path in sorted(paths, key=lambda p: p.stem):
         try:
             kit = load_kit(path, activities)
-            summary = f"{kit.title} — {len(kit.steps)} steps"
+            summary = f"{kit.title} — {_steps(kit)}"
         except KitError as exc:
             summary = f"INVALID: {exc}"
         print(f"{path.stem:24} {summary}\n{'':24} {path}")
@@ -157,7 +168,7 @@ def _check(args: argparse.Namespace) -> int:
         for plugin in describe_plugins(pm)
         for slug in plugin["activities"]
     }
-    print(f"{kit.name}: ok — {kit.title!r}, language {kit.language}, {len(kit.steps)} steps")
+    print(f"{kit.name}: ok — {kit.title!r}, language {kit.language}, {_steps(kit)}")
     for step in kit.steps:
         source = f" (from {step.source})" if step.source else ""
         print(f"  {step.index + 1}. {step.id}: {step.activity.slug}{source} — {step.title}")
@@ -166,6 +177,16 @@ def _check(args: argparse.Namespace) -> int:
     for slug in used:
         print(f"  {slug}: {providers.get(slug, 'unknown package')}")
     return 0
+
+
+def _steps(kit: Any) -> str:
+    return f"{len(kit.steps)} step" + ("s" if len(kit.steps) != 1 else "")
+
+
+def _new_activity(args: argparse.Namespace) -> int:
+    from .scaffold import main as scaffold
+
+    return scaffold(args.name, Path(args.dir), args.slug)
 
 
 def _serve(args: argparse.Namespace) -> int:

@@ -17,10 +17,13 @@ KITS = sorted(collect_kits(PM), key=lambda p: p.stem)
 ACTIVITIES = collect_activities(PM)
 # Countdown digits depend on the wall clock, not on the workshop's state.
 CLOCK = re.compile(r'(data-(?:deadline|now)="\d+")|(<time[^>]*>[^<]*</time>)')
+# Live connection counts depend on when the server notices a socket closed (the facilitator
+# of the previous step, a phone's last poll), not on the workshop's state.
+PRESENCE = re.compile(r'(data-testid="(?:connected|screens)">)[^<]*')
 
 
 def stable(html: str) -> str:
-    return CLOCK.sub("", html)
+    return PRESENCE.sub(r"\1", CLOCK.sub("", html))
 
 
 async def snapshot(server: Server, phone: Client) -> dict[str, str]:

@@ -25,6 +25,10 @@ MUST_CARRY = [
     "palabre/plugins/ideation/locales/fr/LC_MESSAGES/palabre.po",
     "palabre/plugins/dot_voting/templates/personal.html",
     "palabre/facilitator_kits/quick-start.toml",
+    # `palabre new-activity` fills these in (engine/scaffold.py).
+    "palabre/engine/scaffold/module/activity.py.tmpl",
+    "palabre/engine/scaffold/module/locales/fr/LC_MESSAGES/palabre.po.tmpl",
+    "palabre/engine/scaffold/tests/test_slug.py.tmpl",
 ]
 
 
@@ -67,6 +71,13 @@ def test_the_wheel_installs_in_a_fresh_venv_and_serves_every_surface(
             assert joined.status_code == 200 and 'data-audience="participant"' in joined.text
     finally:
         server.stop()
+    # The installed command finds its scaffold files, outside the repository.
+    made = subprocess.run([str(env_dir / "bin" / "palabre"), "new-activity", "Mood meter",
+                           "--dir", str(tmp_path)], capture_output=True, text=True, timeout=60)
+    assert made.returncode == 0, made.stderr
+    package = tmp_path / "palabre-mood-meter"
+    assert "class MoodMeter(Activity)" in (package / "palabre_mood_meter/activity.py").read_text()
+    assert (package / "tests" / "test_mood_meter.py").is_file()
 
 
 class InstalledServer(Server):
