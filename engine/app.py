@@ -244,6 +244,7 @@ def create_app(
 ) -> Starlette:
     from .joining import JoinPages
     from .live import LiveEndpoint
+    from .report_routes import report_routes
 
     pages = Pages(service, origins)
     joining = JoinPages(pages)
@@ -269,6 +270,7 @@ def create_app(
         Route("/lang/{lang}", pages.set_language),
         Route("/-/plugins.json", pages.plugins_json),
         Route("/-/health", pages.health),
+        *report_routes(service, pages),
         WebSocketRoute("/ws", LiveEndpoint(service, origins, pages).endpoint),
         Mount("/-/static", StaticFiles(directory=DISPLAYS_DIR / "static")),
     ]

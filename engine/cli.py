@@ -13,7 +13,8 @@ from typing import Any
 import pluggy
 
 from .activity import Activity
-from .kits import KitError, load_kit
+from .exporters import FORMATS
+from .kits import LANGUAGES, KitError, load_kit
 from .plugins import (
     PluginError,
     collect_activities,
@@ -21,6 +22,7 @@ from .plugins import (
     describe_plugins,
     get_plugin_manager,
 )
+from .replay import ReadError
 from .store import StoreError
 
 DEFAULT_KIT = "quick-start"
@@ -34,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return int(args.func(args))
-    except (KitError, PluginError, StoreError) as exc:
+    except (KitError, PluginError, StoreError, ReadError, OSError) as exc:
         print(f"palabre: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
@@ -99,6 +101,22 @@ def _parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check", help="validate a kit")
     check.add_argument("kit")
     check.set_defaults(func=_check)
+    export = sub.add_parser(
+        "export", help="export a workshop's results (JSON, CSV, Markdown or Excel)"
+    )
+    export.add_argument("db", type=Path, help="the workshop's file (workshop.db)")
+    export.add_argument("--format", choices=FORMATS, default="json")
+    export.add_argument(
+        "--out",
+        type=Path,
+        help="file or folder to write (default: next to DB); CSV: .zip or a folder",
+    )
+    export.set_defaults(func=_export)
+    report = sub.add_parser("report", help="write the results report: one printable HTML page")
+    report.add_argument("db", type=Path, help="the workshop's file (workshop.db)")
+    report.add_argument("--out", type=Path, help="the HTML file (default: DB-report.html)")
+    report.add_argument("--lang", choices=LANGUAGES, help="default: the workshop's language")
+    report.set_defaults(func=_report)
     new = sub.add_parser("new-activity", help="create an installable package for a new activity")
     new.add_argument("name", help='its name, e.g. "Mood meter" (the slug is derived from it)')
     new.add_argument("--dir", default=".", help="where to create the package (default: here)")
@@ -176,6 +194,39 @@ def _check(args: argparse.Namespace) -> int:
     print("Activities, and the package that provides each:")
     for slug in used:
         print(f"  {slug}: {providers.get(slug, 'unknown package')}")
+    return 0
+
+
+def _record(db: Path) -> dict[str, Any]:
+    from .record import build_record
+    from .replay import read_log
+
+    return build_record(read_log(db), collect_activities(get_plugin_manager()))
+
+
+def _export(args: argparse.Namespace) -> int:
+    from .exporters import default_out, write
+
+    record = _record(args.db)
+    written = write(record, args.format, args.out or default_out(args.db, args.format))
+    where = written[0] if len(written) == 1 else written[0].parent
+    print(f"{where}: {args.format} export of {record['workshop']['title']!r}")
+    if record["status"] != "finished":
+        print("The workshop is still in progress: these results are not final.")
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from .render import Renderer
+    from .report import render_report
+
+    record = _record(args.db)
+    out = args.out or args.db.with_name(f"{args.db.stem}-report.html")
+    pm = get_plugin_manager()
+    renderer = Renderer(collect_activities(pm), pm)
+    html = render_report(record, renderer, args.lang or record["workshop"]["language"])
+    out.write_text(html, encoding="utf-8")
+    print(f"{out}: the report of {record['workshop']['title']!r}; print it to PDF from a browser")
     return 0
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from dataclasses import dataclass
 from pathlib import Path
 
 from .activity import Activity
@@ -15,17 +16,51 @@ from .kits import parse_kit
 from .workshop import Workshop
 
 
-def load_workshop(db_path: Path, activities: dict[str, type[Activity]]) -> Workshop:
-    conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
+class ReadError(Exception):
+    """The file is not a Palabre workshop (or cannot be read): said in one line."""
+
+
+@dataclass(frozen=True)
+class Log:
+    """What a workshop's file holds: its meta rows (secrets included: keep them in) and
+    its events in order."""
+
+    meta: dict[str, str]
+    events: list[StoredEvent]
+
+
+def read_log(db_path: Path) -> Log:
+    if not db_path.is_file():
+        raise ReadError(f"{db_path}: no such file")
+    try:
+        conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
+    except sqlite3.Error as exc:
+        raise ReadError(f"{db_path}: cannot open it: {exc}") from exc
     try:
         meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
-        kit = parse_kit(meta["kit"], meta.get("kit_name", "kit.toml"), activities)
-        workshop = Workshop(kit, meta["workshop_id"])
         rows = conn.execute(
             "SELECT seq, ts, step, kind, actor, action_id, data FROM events ORDER BY seq"
-        )
-        for seq, ts, step, kind, actor, action_id, data in rows:
-            workshop.apply(StoredEvent(seq, ts, step, kind, actor, action_id, json.loads(data)))
-        return workshop
+        ).fetchall()
+    except sqlite3.DatabaseError as exc:
+        raise ReadError(f"{db_path}: not a Palabre workshop file ({exc})") from exc
     finally:
         conn.close()
+    if "kit" not in meta:
+        raise ReadError(f"{db_path}: not a Palabre workshop file (it names no kit)")
+    events = [
+        StoredEvent(seq, ts, step, kind, actor, action_id, json.loads(data))
+        for seq, ts, step, kind, actor, action_id, data in rows
+    ]
+    return Log(meta, events)
+
+
+def rebuild(log: Log, activities: dict[str, type[Activity]]) -> Workshop:
+    kit = parse_kit(log.meta["kit"], log.meta.get("kit_name", "kit.toml"), activities)
+    workshop = Workshop(kit, log.meta["workshop_id"])
+    for event in log.events:
+        workshop.apply(event)
+    return workshop
+
+
+def load_workshop(db_path: Path, activities: dict[str, type[Activity]]) -> Workshop:
+    return rebuild(read_log(db_path), activities)

@@ -16,6 +16,7 @@ from .events import StoredEvent
 from .kits import Kit, Step
 from .roster import ROSTER_ACTIONS, Roster
 from .store import now
+from .text import clean_text
 
 WORKSHOP_ACTIONS: dict[str, frozenset[str]] = {
     "next": frozenset({"facilitator"}),
@@ -23,7 +24,9 @@ WORKSHOP_ACTIONS: dict[str, frozenset[str]] = {
     "goto": frozenset({"facilitator"}),
     "toggle_join": frozenset({"facilitator"}),
     "toggle_blackout": frozenset({"facilitator"}),
+    "set_next_steps": frozenset({"facilitator"}),
 }
+MAX_NEXT_STEPS = 2000  # characters: a few paragraphs for the report, not a document
 
 
 @dataclass
@@ -63,6 +66,7 @@ class Workshop:
         self.current = 0
         self.join_shown = False
         self.blackout = False  # the facilitator's "black screen" on the projector
+        self.next_steps = ""  # what happens after the day, typed for the report
         self.seq = 0
         # (actor key, client action id) -> seq of its first event (0: accepted, no event)
         self.seen_actions: dict[tuple[str, str], int] = {}
@@ -133,6 +137,16 @@ class Workshop:
             return [Event("workshop.join_toggled", {"shown": not self.join_shown})]
         if name == "toggle_blackout":
             return [Event("workshop.blackout_toggled", {"on": not self.blackout})]
+        if name == "set_next_steps":
+            text = clean_text(
+                data.get("text"), field="text", max_graphemes=MAX_NEXT_STEPS,
+                required=False, multiline=True,
+            )  # fmt: skip
+            return (
+                []
+                if text == self.next_steps
+                else [Event("workshop.next_steps_set", {"text": text})]
+            )
         target = self._target_index(name, data)
         events = [Event("workshop.step_changed", {"step": self.steps[target].step.id})]
         runtime = self.steps[target]
@@ -192,6 +206,9 @@ class Workshop:
             return Changes(shared=True)
         if ev.kind == "workshop.blackout_toggled":
             self.blackout = bool(ev.data["on"])
+            return Changes(shared=True)
+        if ev.kind == "workshop.next_steps_set":
+            self.next_steps = str(ev.data["text"])
             return Changes(shared=True)
         if ev.kind == "workshop.step_changed":
             runtime = self.step_by_id(ev.data["step"])

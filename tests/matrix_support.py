@@ -353,6 +353,7 @@ def _item(c: Ctx) -> dict[str, str]:
 DATA: dict[str, dict[str, Any]] = {
     WORKSHOP: {
         "goto": lambda c: {"step": c.step},
+        "set_next_steps": lambda c: {"text": c.texts()["title"]},
         "set_table": lambda c: {"participant": c.other, "table": "3"},
         "set_captain": lambda c: {"participant": c.other, "captain": "1"},
     },

@@ -68,7 +68,7 @@ F, P, J = frozenset({"facilitator"}), frozenset({"participant"}), frozenset({"ju
 EXPECTED: dict[str, dict[str, frozenset[str]]] = {
     WORKSHOP: {
         "next": F, "previous": F, "goto": F, "toggle_join": F, "toggle_blackout": F,
-        "set_table": F, "set_captain": F,
+        "set_next_steps": F, "set_table": F, "set_captain": F,
     },
     "ideation": {
         "post": P, "edit": P, "withdraw": P,
@@ -291,6 +291,10 @@ EXPECTED_HTTP: dict[tuple[str, str], tuple[int, ...]] = {
     ("GET", "/-/health"): (200, 200, 200, 200, 200, 200),
     ("WS", "/ws"): (403, 101, 101, 101, 403, 101),
     ("POST", "/-/test/clock"): (403, 403, 403, 403, 403, 200),
+    # The results report and the exports: the facilitator's only (docs/export.md).
+    ("GET", "/report"): (403, 403, 403, 403, 403, 200),
+    **{("GET", f"/report/export.{f}"): (403, 403, 403, 403, 403, 200)
+       for f in ("json", "zip", "md", "xlsx")},
     **{("GET", f"/-/static{s}"): (200,) * 6 for s in (
         "", "/axes", "/diagnosis", "/ideation", "/jury", "/pitches", "/results", "/teams",
         "/word_cloud")},  # the example package, installed by the test command

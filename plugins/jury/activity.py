@@ -179,8 +179,26 @@ class Jury(Activity):
             "jurors": len(jurors),
             "conflicts": sum(len(items) for items in state.conflicts.values()),
             "audience_voters": state.dots.voters(),
+            "scores": score_rows(state),
             "outputs": [without_ids(item.model_dump()) for item in self.outputs(state)],
         }
+
+
+def score_rows(state: JuryState) -> list[dict[str, Any]]:
+    """Every score given, one row per juror, project and criterion. Jurors are numbered in
+    the order they first scored ("juror-1"): the export names no one. A score on a project
+    the juror declared a conflict with stays, marked as not counted."""
+    rows = []
+    for n, (juror, sheets) in enumerate(state.sheets.items(), start=1):
+        for item_id, scores in sheets.items():
+            item = state.items.get(item_id)
+            for criterion, score in scores.items():
+                rows.append({
+                    "juror": f"juror-{n}", "item": item_id, "title": item.title if item else "",
+                    "criterion": criterion, "score": score,
+                    "counted": not state.conflicted(juror, item_id),
+                })  # fmt: skip
+    return rows
 
 
 _FACILITATOR_EVENTS = {
