@@ -17,8 +17,8 @@ from typing import Any
 import jsonschema
 import openpyxl
 import pytest
-
 import test_day_citizen_hackathon as national
+
 from palabre.engine.cli import main as palabre
 from palabre.engine.exporters import FORMULA_START, markdown, safe_cell
 from palabre.engine.plugins import collect_activities, get_plugin_manager
