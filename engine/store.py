@@ -14,6 +14,7 @@ from typing import Any
 import sqlite_utils
 
 from .events import StoredEvent
+from .sql_views import create_views
 
 SCHEMA_VERSION = 1
 
@@ -64,6 +65,7 @@ class EventStore:
                 if_not_exists=True,
             )
         self._table("events").create_index(["actor", "action_id"], if_not_exists=True)
+        create_views(self.db.conn)
 
     def get_meta(self) -> dict[str, str]:
         return {row["key"]: row["value"] for row in self.db["meta"].rows}
