@@ -6,7 +6,9 @@ import argparse
 import json
 import logging
 import os
+import sqlite3
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +24,7 @@ from .plugins import (
     describe_plugins,
     get_plugin_manager,
 )
-from .replay import ReadError
+from .replay import ReadError, read_log
 from .store import StoreError
 
 DEFAULT_KIT = "quick-start"
@@ -117,6 +119,17 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("--out", type=Path, help="the HTML file (default: DB-report.html)")
     report.add_argument("--lang", choices=LANGUAGES, help="default: the workshop's language")
     report.set_defaults(func=_report)
+    replay = sub.add_parser(
+        "replay", help="show a past workshop again, read-only, stepped from the facilitator panel"
+    )
+    replay.add_argument("db", type=Path, help="the workshop's file (it is not changed)")
+    replay.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default: this computer only)"
+    )
+    replay.add_argument("--port", type=int, default=8000)
+    replay.add_argument("--public-url", default=None, help="address the pages use")
+    _allowed_host_option(replay)
+    replay.set_defaults(func=_replay)
     new = sub.add_parser("new-activity", help="create an installable package for a new activity")
     new.add_argument("name", help='its name, e.g. "Mood meter" (the slug is derived from it)')
     new.add_argument("--dir", default=".", help="where to create the package (default: here)")
@@ -199,7 +212,6 @@ def _check(args: argparse.Namespace) -> int:
 
 def _record(db: Path) -> dict[str, Any]:
     from .record import build_record
-    from .replay import read_log
 
     return build_record(read_log(db), collect_activities(get_plugin_manager()))
 
@@ -228,6 +240,33 @@ def _report(args: argparse.Namespace) -> int:
     out.write_text(html, encoding="utf-8")
     print(f"{out}: the report of {record['workshop']['title']!r}; print it to PDF from a browser")
     return 0
+
+
+def _replay(args: argparse.Namespace) -> int:
+    from .record import SECRET_META
+    from .server import run_server
+
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    read_log(args.db)  # a clear error, before anything is copied, if it is not a workshop
+    copy = Path(tempfile.mkdtemp(prefix="palabre-replay-")) / "replay.db"
+    source = sqlite3.connect(f"file:{args.db}?mode=ro", uri=True)
+    target = sqlite3.connect(copy)
+    try:
+        source.backup(target)  # a consistent copy, even of a file a server is writing
+        # New links for the replay: the day's facilitator link and cookies open nothing here.
+        fresh = [key for key in SECRET_META if key != "workshop_id"]
+        target.execute(f"DELETE FROM meta WHERE key IN ({','.join('?' * len(fresh))})", fresh)
+        target.commit()
+    finally:
+        source.close()
+        target.close()
+    print(f"Replay of {args.db}, read-only: its copy {copy} is served, the file is not changed.")
+    print("From the facilitator link, step through the day; nothing else can be done.")
+    pm, _, activities = _plugins()
+    return run_server(
+        pm, copy, None, activities, args.host, args.port, args.public_url,
+        tuple(args.allowed_host), read_only=True,
+    )  # fmt: skip
 
 
 def _steps(kit: Any) -> str:

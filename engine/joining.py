@@ -24,16 +24,26 @@ class JoinPages:
         self.service = pages.service
 
     async def join_page(self, request: Request) -> Response:
-        return self._code_refusal(request) or self._form_or_redirect(request, "participant", {})
+        refused = self._replay_refusal(request) or self._code_refusal(request)
+        return refused or self._form_or_redirect(request, "participant", {})
 
     async def join_submit(self, request: Request) -> Response:
-        return self._code_refusal(request) or await self._submit(request, "participant")
+        refused = self._replay_refusal(request) or self._code_refusal(request)
+        return refused or await self._submit(request, "participant")
 
     async def jury_page(self, request: Request) -> Response:
-        return self._token_refusal(request) or self._form_or_redirect(request, "juror", {})
+        refused = self._replay_refusal(request) or self._token_refusal(request)
+        return refused or self._form_or_redirect(request, "juror", {})
 
     async def jury_submit(self, request: Request) -> Response:
-        return self._token_refusal(request) or await self._submit(request, "juror")
+        refused = self._replay_refusal(request) or self._token_refusal(request)
+        return refused or await self._submit(request, "juror")
+
+    def _replay_refusal(self, request: Request) -> Response | None:
+        if not self.service.read_only:
+            return None
+        message = N_("This is a replay of a past workshop: nobody can join it.")
+        return self.pages.refuse(request, message, 403)
 
     # -----------------------------------------------------------------------------------
     def _form_or_redirect(

@@ -117,9 +117,10 @@ def build_service(
     port: int,
     public_url: str | None,
     allowed_hosts: tuple[str, ...] = (),
+    read_only: bool = False,
 ) -> tuple[Service, Any]:
     url = public_url or default_public_url(host, port)
-    service = Service(db, kit, activities, pm, url)
+    service = Service(db, kit, activities, pm, url, read_only=read_only)
     origins = allowed_origins(port, local_hosts(host), url)
     return service, create_app(service, origins, allowed_hosts=trusted_hosts(allowed_hosts, url))
 
@@ -142,8 +143,11 @@ def run_server(
     port: int,
     public_url: str | None,
     allowed_hosts: tuple[str, ...] = (),
+    read_only: bool = False,
 ) -> int:
-    service, app = build_service(pm, db, kit, activities, host, port, public_url, allowed_hosts)
+    service, app = build_service(
+        pm, db, kit, activities, host, port, public_url, allowed_hosts, read_only
+    )
     logging.getLogger("uvicorn.access").addFilter(RedactSecrets())
     _print_welcome(service, db)
     config = uvicorn_config(app, host, port)

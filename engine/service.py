@@ -69,8 +69,12 @@ class Service:
         activities: dict[str, type[Activity]],
         pm: pluggy.PluginManager,
         public_url: str,
+        read_only: bool = False,
     ) -> None:
         self.pm = pm
+        # A replay (`palabre replay`): the facilitator steps through a finished workshop;
+        # nothing else is accepted (RO_ACTIONS).
+        self.read_only = read_only
         self.activities = activities
         self.store = EventStore(db_path)
         meta = self.store.get_meta()
@@ -188,6 +192,12 @@ class Service:
             self._reply_after_commit(
                 conn, {"type": "ack", "id": action_id, "ok": True, "seq": previous}
             )
+            return
+        if self.read_only and not _allowed_in_replay(message):
+            rejection = Rejection(
+                "read_only", N_("This is a replay of a past workshop: nothing can be changed.")
+            )
+            conn.push_reply(encode(self._rejection(action_id, rejection, conn.lang)))
             return
         try:
             events = self.workshop.decide(
@@ -315,3 +325,11 @@ class Service:
     def close(self) -> None:
         self.commit_tick()
         self.store.close()
+
+
+# What a facilitator may still do in a replay: move between steps and drive the screen.
+RO_ACTIONS = frozenset({"next", "previous", "goto", "toggle_join", "toggle_blackout"})
+
+
+def _allowed_in_replay(message: dict[str, Any]) -> bool:
+    return message.get("step") is None and message.get("action") in RO_ACTIONS

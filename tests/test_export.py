@@ -18,7 +18,9 @@ import jsonschema
 import openpyxl
 import pytest
 import test_day_citizen_hackathon as national
+from report_support import OVERFLOWING, print_pages
 
+from browser import browser  # noqa: F401  (fixture)
 from palabre.engine.cli import main as palabre
 from palabre.engine.exporters import FORMULA_START, markdown, safe_cell
 from palabre.engine.plugins import collect_activities, get_plugin_manager
@@ -26,6 +28,7 @@ from palabre.engine.record import SECRET_META, build_record, record_schema
 from palabre.engine.replay import read_log
 
 ACTIVITIES = collect_activities(get_plugin_manager())
+SHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
 
 
 @pytest.fixture(scope="module")
@@ -225,3 +228,49 @@ def test_scores_per_juror_keep_their_conflicts_apart(day_db: Path) -> None:
         per_juror[row["juror"]] += 1
         assert row["counted"] is True  # nobody declared a conflict in this day
     assert per_juror == {"juror-1": 63, "juror-2": 63, "juror-3": 63}
+
+
+@pytest.mark.parametrize("lang", ["fr", "en"])
+def test_the_national_days_report_shows_every_project_and_prints_on_a4(
+    day_db: Path, browser: Any, lang: str, tmp_path: Path  # noqa: F811
+) -> None:
+    html = tmp_path / "report.html"
+    assert palabre(["report", str(day_db), "--out", str(html), "--lang", lang]) == 0
+    record = build_record(read_log(day_db), ACTIVITIES)
+    page = browser.new_context(viewport={"width": 1000, "height": 1400}).new_page()
+    page.goto(html.as_uri())
+    assert page.evaluate("document.documentElement.lang") == lang
+    assert page.evaluate(OVERFLOWING) == [], "something is wider than the page"
+    text = page.inner_text("body")
+    for project in record["steps"][2]["results"]["outputs"]:
+        assert project["title"] in text
+    assert page.locator("svg.chart").count() >= 2  # the axes' dots and the jury's ranking
+    assert page.evaluate("document.scripts.length") == 0 and "http" not in _links(page)
+    pages = print_pages(page, tmp_path / "report.pdf")
+    assert len(pages) >= 4, f"{len(pages)} pages for 36 problems and 21 projects"
+    SHOTS.mkdir(exist_ok=True)
+    for number, image in enumerate(pages[:3] if lang == "fr" else pages[:1], start=1):
+        image.save(SHOTS / f"report-national-day-{lang}-page{number}.png")
+
+
+def _links(page: Any) -> str:
+    """Every address the page would load: none, it stands alone."""
+    return " ".join(page.eval_on_selector_all(
+        "[src], link[href]", "els => els.map(e => e.src || e.href)"))  # fmt: skip
+
+
+def test_docs_export_describes_every_field_of_the_record_and_of_each_activitys_results(
+    day_db: Path,
+) -> None:
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "export.md").read_text("utf-8")
+    record = build_record(read_log(day_db), ACTIVITIES)
+    for key in list(record) + list(record["workshop"]) + list(record["participation"]):
+        assert f"`{key}`" in doc, f"docs/export.md does not describe {key!r}"
+    for step in record["steps"]:
+        row = next(
+            (line for line in doc.splitlines() if line.startswith(f"| `{step['activity']}` |")),
+            None,
+        )
+        assert row, f"docs/export.md has no row for the {step['activity']} activity"
+        for key in step["results"]:
+            assert key == "outputs" or f"`{key}`" in row, f"{step['activity']}: {key}"
