@@ -10,6 +10,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+# --8<-- [start:top]
 from pydantic import Field
 
 from palabre.engine import (
@@ -25,7 +26,6 @@ from palabre.engine import (
     duplicate_key,
 )
 
-# --8<-- [start:constants]
 P, F = frozenset({"participant"}), frozenset({"facilitator"})
 MAX_WORDS_IN_ANSWER = 3  # "pistes cyclables" is one answer; a sentence is not
 SCREEN_WORDS = 30  # the most given; more would not read from the back of a town hall
@@ -33,7 +33,7 @@ SCREEN_WORDS = 30  # the most given; more would not read from the back of a town
 PUNCTUATION = " .,;:!?…\"'«»“”‘’"
 # Typed one way on one phone, another way on the next: "jeux d’eau" (iPhone), "jeux d'eau".
 SAME_LETTERS = str.maketrans({"’": "'", "‘": "'", "ʼ": "'", "œ": "oe", "æ": "ae"})
-# --8<-- [end:constants]
+# --8<-- [end:top]
 
 
 # --8<-- [start:config]
@@ -73,12 +73,12 @@ class CloudState:
 # --8<-- [end:state]
 
 
+# --8<-- [start:actions]
 class WordCloud(Activity):
-    slug = "word_cloud"
-    name = N_("Word cloud")
+    slug = "word_cloud"  # what kits write: activity = "word_cloud"
+    name = N_("Word cloud")  # shown on the panel, translated
     Config = WordCloudConfig
     config: WordCloudConfig
-    # --8<-- [start:actions]
     actions = {"add": P, "remove": P, "hide": F, "show": F, "close": F, "reopen": F}
     # --8<-- [end:actions]
 
