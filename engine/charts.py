@@ -6,17 +6,24 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from babel.numbers import format_decimal
 from markupsafe import Markup, escape
 
 ROW = 30  # px per bar, in the SVG's own units; the chart scales to the page's width
-LABEL_WIDTH = 300
-BAR_WIDTH = 360
-VALUE_WIDTH = 70
-MAX_LABEL = 42  # characters: a longer title is cut with "…" (its full text is in the list)
+LABEL_WIDTH = 370  # room for MAX_LABEL characters at LABEL_SIZE, even wide capitals
+BAR_WIDTH = 320
+VALUE_WIDTH = 80
+LABEL_SIZE = 14
+MAX_LABEL = 40  # characters: a longer title is cut with "…" (its full text is in the list)
 
 
 def bar_chart(
-    rows: Sequence[tuple[str, float]], *, label: str, unit: str = "", highlight: int = 0
+    rows: Sequence[tuple[str, float]],
+    *,
+    label: str,
+    unit: str = "",
+    highlight: int = 0,
+    lang: str = "en",
 ) -> Markup:
     """A horizontal bar per (title, value), largest scale first as given. LABEL names the
     chart for screen readers; the first HIGHLIGHT bars are drawn black (the retained ones)."""
@@ -35,11 +42,11 @@ def bar_chart(
         fill = "#111" if index < highlight else "#666"
         parts.append(
             f'<text x="{LABEL_WIDTH - 8}" y="{y + ROW / 2 + 5}" text-anchor="end" '
-            f'font-size="15">{escape(_short(title))}</text>'
+            f'font-size="{LABEL_SIZE}">{escape(_short(title))}</text>'
             f'<rect x="{LABEL_WIDTH}" y="{y + 4}" width="{max(length, 1)}" height="{ROW - 8}" '
             f'fill="{fill}"/>'
             f'<text x="{LABEL_WIDTH + length + 6}" y="{y + ROW / 2 + 5}" font-size="15" '
-            f'font-weight="bold">{escape(_number(value))}{escape(unit)}</text>'
+            f'font-weight="bold">{escape(_number(value, lang))}{escape(unit)}</text>'
         )
     parts.append("</svg>")
     return Markup("".join(parts))
@@ -49,5 +56,5 @@ def _short(title: str) -> str:
     return title if len(title) <= MAX_LABEL else title[: MAX_LABEL - 1].rstrip() + "…"
 
 
-def _number(value: float) -> str:
-    return str(int(value)) if float(value).is_integer() else f"{value:.1f}"
+def _number(value: float, lang: str) -> str:
+    return str(format_decimal(value, format="#,##0.#", locale=lang))

@@ -140,6 +140,17 @@ class ActivityContract:
                 for lang, page in pages.items():
                     assert mark not in page, f"the screen ({lang}) shows {mark!r} ({person})"
 
+    def test_the_report_part_renders_and_holds_no_id(self) -> None:
+        room = self.rehearsal()
+        for lang in LANGUAGES:
+            page = room.report(lang)
+            assert f'data-step="{room.step_id}"' in page, f"the report ({lang}) lacks the step"
+            assert "{{" not in page and "{%" not in page, "template syntax in the report"
+            assert "[removed]" not in page, "the export held an id or a secret (scrubbed)"
+            for person in room.people:
+                if person.participant_id:
+                    assert person.participant_id not in page, f"the report shows {person}'s id"
+
     # -- the log --------------------------------------------------------------------------
     def test_replay_is_deterministic(self) -> None:
         room = self.rehearsal()

@@ -43,9 +43,19 @@ def build_record(
     log: Log, activities: dict[str, type[Activity]], generated_at: float | None = None
 ) -> dict[str, Any]:
     """The record of the workshop in LOG, as of its last event."""
-    workshop = rebuild(log, activities)
+    secrets = [log.meta[key] for key in SECRET_META if log.meta.get(key)]
+    return workshop_record(rebuild(log, activities), log.events, secrets, generated_at)
+
+
+def workshop_record(
+    workshop: Workshop,
+    events: list[StoredEvent],
+    secrets: list[str] | None = None,
+    generated_at: float | None = None,
+) -> dict[str, Any]:
+    """The record of WORKSHOP, whose log is EVENTS (a rehearsal's, or the file's)."""
     kit = workshop.kit
-    timing = _timing(log.events)
+    timing = _timing(events)
     last = len(workshop.steps) - 1
     finished = workshop.current == last and workshop.steps[last].opened
     record: dict[str, Any] = {
@@ -62,14 +72,14 @@ def build_record(
             "kit": Path(kit.name).name,  # the file name: the server's folders stay private
             "tables": kit.tables,
             "expected": kit.expected,
-            "started_at": _iso(log.events[0].ts) if log.events else None,
-            "last_event_at": _iso(log.events[-1].ts) if log.events else None,
+            "started_at": _iso(events[0].ts) if events else None,
+            "last_event_at": _iso(events[-1].ts) if events else None,
             "next_steps": workshop.next_steps,
         },
-        "participation": _participation(workshop, log.events),
+        "participation": _participation(workshop, events),
         "steps": [_step(workshop, index, timing) for index in range(len(workshop.steps))],
     }
-    scrubbed: dict[str, Any] = scrub(record, _forbidden(log, workshop))
+    scrubbed: dict[str, Any] = scrub(record, _forbidden(events, workshop, secrets or []))
     return scrubbed
 
 
@@ -150,12 +160,11 @@ def _count(values: Any) -> dict[str, int]:
     return counted
 
 
-def _forbidden(log: Log, workshop: Workshop) -> list[str]:
-    ids = {e.actor for e in log.events if e.actor not in ("", "facilitator", "screen")}
+def _forbidden(events: list[StoredEvent], workshop: Workshop, secrets: list[str]) -> list[str]:
+    ids = {e.actor for e in events if e.actor not in ("", "facilitator", "screen")}
     ids |= set(workshop.roster.people)
-    secrets = {log.meta[key] for key in SECRET_META if log.meta.get(key)}
     # Longest first, so a secret holding an id is removed whole.
-    return sorted((s for s in ids | secrets if len(s) >= 6), key=len, reverse=True)
+    return sorted((s for s in ids | set(secrets) if len(s) >= 6), key=len, reverse=True)
 
 
 def scrub(value: Any, forbidden: list[str]) -> Any:

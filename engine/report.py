@@ -30,7 +30,7 @@ def render_report(record: dict[str, Any], renderer: Renderer, lang: str) -> str:
         "steps": steps,
         "in_progress": record["status"] != "finished",
         "css": Markup(STYLESHEET.read_text(encoding="utf-8")),
-        "chart": bar_chart,
+        "chart": lambda rows, **options: bar_chart(rows, lang=lang, **options),
         "day": lambda iso: _day(iso, lang),
         "clock": lambda iso: _clock(iso, lang),
     }

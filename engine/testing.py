@@ -292,6 +292,15 @@ class Rehearsal:
     def export(self) -> dict[str, Any]:
         return self.activity.export(self.state)
 
+    def report(self, lang: str | None = None) -> str:
+        """The results report as `/report` renders it now: the whole page, with this
+        step's part from `<slug>/report.html` (or the generic list of its outputs)."""
+        from .record import workshop_record
+        from .report import render_report
+
+        record = workshop_record(self.workshop, self.log)
+        return render_report(record, self.renderer, lang or self.language)
+
     def message(self, rejection: Rejection, lang: str | None = None) -> str:
         """A refusal as the person reads it, translated and formatted."""
         return self.renderer.gettext(lang or self.language, rejection.message, rejection.params)
