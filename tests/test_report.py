@@ -157,3 +157,37 @@ def _paths_holding(value: Any, text: str, path: str = "") -> list[str]:
     if isinstance(value, list):
         return [p for v in value for p in _paths_holding(v, text, path)]
     return []
+
+
+def test_the_facilitator_types_the_next_steps_and_downloads_the_results_from_the_panel(
+    browser: Any, tmp_path: Path  # noqa: F811
+) -> None:
+    import openpyxl
+
+    server = Server(tmp_path / "w.db").start()
+    text = "Restitution publique le 12 mars à la mairie ; les équipes s’y retrouvent."
+    try:
+        page = browser.new_context(viewport={"width": 1366, "height": 900},
+                                   accept_downloads=True).new_page()  # fmt: skip
+        page.goto(server.urls["facilitator"])
+        page.get_by_text("Rapport et exports").click()
+        page.fill("#next-steps", text)
+        page.get_by_role("button", name="Enregistrer les suites").click()
+        page.locator("#toast.is-visible").wait_for()  # the server's ack: "Envoyé"
+        with page.expect_download() as download:
+            page.click("a[href='/report/export.xlsx']")
+        name = download.value.suggested_filename
+        assert name == "palabre-quick-start.xlsx", name
+        download.value.save_as(tmp_path / name)
+        book = openpyxl.load_workbook(tmp_path / name, read_only=True)
+        header, row = list(book["workshop"].iter_rows(values_only=True))[:2]
+        assert row[header.index("next_steps")] == text
+        assert row[header.index("status")] == "in_progress"
+        with page.context.expect_page() as opened:
+            page.get_by_role("link", name="Ouvrir le rapport des résultats").click()
+        report = opened.value
+        report.wait_for_load_state()
+        assert text in report.inner_text("body")
+        assert "Atelier en cours" in report.inner_text("body")
+    finally:
+        server.stop()
