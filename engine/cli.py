@@ -104,7 +104,7 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("kit")
     check.set_defaults(func=_check)
     export = sub.add_parser(
-        "export", help="export a workshop's results (JSON, CSV, Markdown or Excel)"
+        "export", help="export a workshop's results (JSON, CSV, Markdown, Excel or SQLite)"
     )
     export.add_argument("db", type=Path, help="the workshop's file (workshop.db)")
     export.add_argument("--format", choices=FORMATS, default="json")

@@ -1,5 +1,6 @@
 """Writing the workshop record in the export formats: JSON (the record itself), CSV (one file
-per table, in a folder or a zip), XLSX (one sheet per table, with openpyxl) and Markdown.
+per table, in a folder or a zip), XLSX (one sheet per table, with openpyxl), Markdown, and
+SQLite (one table per table, with sqlite-utils: open it in Datasette as it is).
 
 Spreadsheet cells never start a formula: a text typed by a participant that begins with
 =, +, -, @ or a tab would run as one when the file is opened (CSV injection), so such text
@@ -19,7 +20,7 @@ from typing import Any
 
 from .tables import Cell, Row, columns, record_tables
 
-FORMATS = ("json", "csv", "md", "xlsx")
+FORMATS = ("json", "csv", "md", "xlsx", "sqlite")
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 SHEET_NAME = re.compile(r"[\[\]:*?/\\]")
 
@@ -34,6 +35,7 @@ def write(record: dict[str, Any], fmt: str, out: Path) -> list[Path]:
     """Write RECORD to OUT in FMT; the files written (one, or a folder's CSV files)."""
     writers: dict[str, Callable[[dict[str, Any], Path], list[Path]]] = {
         "json": write_json, "csv": write_csv, "md": write_markdown, "xlsx": write_xlsx,
+        "sqlite": write_sqlite,
     }  # fmt: skip
     return writers[fmt](record, out)
 
@@ -136,6 +138,22 @@ def sheet_names(tables: dict[str, list[Row]]) -> dict[str, list[Row]]:
             n += 1
         named[title] = rows
     return named
+
+
+def write_sqlite(record: dict[str, Any], out: Path) -> list[Path]:
+    """A fresh database of the tables alone: no event log, no secret, nothing to hide, so
+    it can be published (`datasette day.sqlite`). Its values stay typed: numbers are numbers."""
+    import sqlite_utils
+
+    out.unlink(missing_ok=True)
+    db = sqlite_utils.Database(out)
+    try:
+        for name, rows in record_tables(record).items():
+            names = columns(rows)  # every row with every column, so the table has them all
+            db.table(name).insert_all([{n: row.get(n) for n in names} for row in rows])
+    finally:
+        db.close()
+    return [out]
 
 
 def write_markdown(record: dict[str, Any], out: Path) -> list[Path]:

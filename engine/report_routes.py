@@ -31,6 +31,7 @@ DOWNLOADS = {
     "zip": ("csv", "application/zip"),
     "md": ("md", "text/markdown; charset=utf-8"),
     "xlsx": ("xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+    "sqlite": ("sqlite", "application/vnd.sqlite3"),
 }
 # No script at all; inline styles only (the page must stand alone once saved).
 REPORT_CSP = (

@@ -294,7 +294,7 @@ EXPECTED_HTTP: dict[tuple[str, str], tuple[int, ...]] = {
     # The results report and the exports: the facilitator's only (docs/export.md).
     ("GET", "/report"): (403, 403, 403, 403, 403, 200),
     **{("GET", f"/report/export.{f}"): (403, 403, 403, 403, 403, 200)
-       for f in ("json", "zip", "md", "xlsx")},
+       for f in ("json", "zip", "md", "xlsx", "sqlite")},
     **{("GET", f"/-/static{s}"): (200,) * 6 for s in (
         "", "/axes", "/diagnosis", "/ideation", "/jury", "/pitches", "/results", "/teams",
         "/word_cloud")},  # the example package, installed by the test command

@@ -44,7 +44,7 @@ def day_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def exports(day_db: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     out = tmp_path_factory.mktemp("exports")
     files = {"json": out / "day.json", "csv": out / "day.zip", "md": out / "day.md",
-             "xlsx": out / "day.xlsx"}  # fmt: skip
+             "xlsx": out / "day.xlsx", "sqlite": out / "day.sqlite"}  # fmt: skip
     for fmt, path in files.items():
         assert palabre(["export", str(day_db), "--format", fmt, "--out", str(path)]) == 0
     return files
@@ -171,12 +171,28 @@ def test_no_device_id_cookie_or_secret_is_in_any_export(
     for fmt, path in exports.items():
         if fmt in ("csv", "xlsx"):  # zip archives: their members, uncompressed
             with zipfile.ZipFile(path) as archive:
-                blobs = [archive.read(name).decode("utf-8") for name in archive.namelist()]
+                blobs = [archive.read(name) for name in archive.namelist()]
         else:
-            blobs = [path.read_text(encoding="utf-8")]
+            blobs = [path.read_bytes()]
         for blob in blobs:
-            leaked = [s for s in secrets if s in blob]
+            leaked = [s for s in secrets if s.encode() in blob]
             assert not leaked, f"the {fmt} export holds {leaked[:3]}"
+
+
+def test_the_sqlite_export_opens_in_any_sqlite_tool_with_the_same_totals(
+    day_db: Path, exports: dict[str, Path]
+) -> None:
+    conn = sqlite3.connect(f"file:{exports['sqlite']}?mode=ro", uri=True)
+    try:
+        tables = {name for (name,) in conn.execute("SELECT name FROM sqlite_master")}
+        assert {"workshop", "steps", "axes.axes", "decision.scores"} <= tables
+        assert "events" not in tables and "meta" not in tables  # no log, no secret
+        count, total = conn.execute('SELECT count(*), sum(score) FROM "decision.scores"').fetchone()
+        (dots,) = conn.execute('SELECT sum(dots) FROM "axes.axes"').fetchone()
+    finally:
+        conn.close()
+    assert (count, total) == (len(scores_in_log(day_db)), sum(scores_in_log(day_db).values()))
+    assert dots == sum(dots_in_log(day_db).values())
 
 
 def test_an_export_made_during_the_day_says_it_is_in_progress(tmp_path: Path) -> None:
