@@ -16,7 +16,7 @@ import pluggy
 
 from .activity import Activity
 from .exporters import FORMATS
-from .kits import LANGUAGES, KitError, load_kit
+from .kits import LANGUAGES, Kit, KitError, load_kit
 from .plugins import (
     PluginError,
     collect_activities,
@@ -73,6 +73,12 @@ def _parser() -> argparse.ArgumentParser:
         help="address phones use, e.g. http://192.168.1.20:8000 (default: LAN IP)",
     )
     _allowed_host_option(serve)
+    _store_options(serve)
+    serve.add_argument(
+        "--wait-for-lock", type=float, default=0.0, metavar="SECONDS",
+        help="with --store: wait this long for the worker that owns the workshop to stop, "
+        "then take it over (a standby worker: e.g. 86400)",
+    )  # fmt: skip
     serve.set_defaults(func=_serve)
     demo = sub.add_parser("demo", help="serve a kit with simulated phones taking part")
     demo.add_argument("kit", nargs="?", default=DEFAULT_KIT)
@@ -106,7 +112,8 @@ def _parser() -> argparse.ArgumentParser:
     export = sub.add_parser(
         "export", help="export a workshop's results (JSON, CSV, Markdown, Excel or SQLite)"
     )
-    export.add_argument("db", type=Path, help="the workshop's file (workshop.db)")
+    export.add_argument("db", help="the workshop's file (workshop.db) or a postgresql:// URL")
+    _workshop_option(export)
     export.add_argument("--format", choices=FORMATS, default="json")
     export.add_argument(
         "--out",
@@ -115,7 +122,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     export.set_defaults(func=_export)
     report = sub.add_parser("report", help="write the results report: one printable HTML page")
-    report.add_argument("db", type=Path, help="the workshop's file (workshop.db)")
+    report.add_argument("db", help="the workshop's file (workshop.db) or a postgresql:// URL")
+    _workshop_option(report)
     report.add_argument("--out", type=Path, help="the HTML file (default: DB-report.html)")
     report.add_argument("--lang", choices=LANGUAGES, help="default: the workshop's language")
     report.set_defaults(func=_report)
@@ -210,17 +218,47 @@ def _check(args: argparse.Namespace) -> int:
     return 0
 
 
-def _record(db: Path) -> dict[str, Any]:
+def _store_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--store", metavar="URL",
+        help="keep the workshop in PostgreSQL (postgresql://user:password@host/db) instead of "
+        "the --db file, so several workers can share a database (docs/deployment.md)",
+    )  # fmt: skip
+    _workshop_option(parser)
+
+
+def _workshop_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--workshop", default="default", help="with PostgreSQL: the workshop's name"
+    )
+
+
+def _is_url(target: str) -> bool:
+    return target.startswith(("postgresql://", "postgres://"))
+
+
+def _out_base(args: argparse.Namespace) -> Path:
+    """Where exports go by default: next to the file, or here for a database's workshop."""
+    return Path(args.workshop + ".db") if _is_url(args.db) else Path(args.db)
+
+
+def _record(args: argparse.Namespace) -> dict[str, Any]:
     from .record import build_record
 
-    return build_record(read_log(db), collect_activities(get_plugin_manager()))
+    if _is_url(args.db):
+        from .pg_store import read_postgres_log
+
+        log = read_postgres_log(args.db, args.workshop)
+    else:
+        log = read_log(Path(args.db))
+    return build_record(log, collect_activities(get_plugin_manager()))
 
 
 def _export(args: argparse.Namespace) -> int:
     from .exporters import default_out, write
 
-    record = _record(args.db)
-    written = write(record, args.format, args.out or default_out(args.db, args.format))
+    record = _record(args)
+    written = write(record, args.format, args.out or default_out(_out_base(args), args.format))
     where = written[0] if len(written) == 1 else written[0].parent
     print(f"{where}: {args.format} export of {record['workshop']['title']!r}")
     if record["status"] != "finished":
@@ -232,8 +270,9 @@ def _report(args: argparse.Namespace) -> int:
     from .render import Renderer
     from .report import render_report
 
-    record = _record(args.db)
-    out = args.out or args.db.with_name(f"{args.db.stem}-report.html")
+    record = _record(args)
+    base = _out_base(args)
+    out = args.out or base.with_name(f"{base.stem}-report.html")
     pm = get_plugin_manager()
     renderer = Renderer(collect_activities(pm), pm)
     html = render_report(record, renderer, args.lang or record["workshop"]["language"])
@@ -247,6 +286,7 @@ def _replay(args: argparse.Namespace) -> int:
     from .server import run_server
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    args.db = Path(args.db)
     read_log(args.db)  # a clear error, before anything is copied, if it is not a workshop
     copy = Path(tempfile.mkdtemp(prefix="palabre-replay-")) / "replay.db"
     source = sqlite3.connect(f"file:{args.db}?mode=ro", uri=True)
@@ -284,14 +324,22 @@ def _serve(args: argparse.Namespace) -> int:
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     pm, paths, activities = _plugins()
-    db = Path(args.db)
-    kit = None if db.exists() else load_kit(resolve_kit_path(args.kit, paths), activities)
+    if args.store:
+        if not _is_url(args.store):
+            raise KitError("--store: expected a postgresql:// URL (a file goes with --db)")
+        # The database may hold the workshop already; then its own kit is kept.
+        kit: Kit | None = load_kit(resolve_kit_path(args.kit, paths), activities)
+        target: Path | str = args.store
+    else:
+        target = Path(args.db)
+        kit = None if target.exists() else load_kit(resolve_kit_path(args.kit, paths), activities)
     if kit is None:
         # A workshop keeps the kit it started with, so replaying its log stays exact.
-        print(f"Resuming the workshop stored in {db} (with the kit it started with).")
+        print(f"Resuming the workshop stored in {target} (with the kit it started with).")
     return run_server(
-        pm, db, kit, activities, args.host, args.port, args.public_url, tuple(args.allowed_host)
-    )
+        pm, target, kit, activities, args.host, args.port, args.public_url,
+        tuple(args.allowed_host), workshop=args.workshop, wait_for_lock=args.wait_for_lock,
+    )  # fmt: skip
 
 
 def _demo(args: argparse.Namespace) -> int:

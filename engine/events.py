@@ -22,3 +22,12 @@ class StoredEvent:
     actor: str
     action_id: str
     data: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Log:
+    """What a workshop's store holds: its meta rows (secrets included: keep them in) and
+    its events in order."""
+
+    meta: dict[str, str]
+    events: list[StoredEvent]

@@ -7,11 +7,10 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from dataclasses import dataclass
 from pathlib import Path
 
 from .activity import Activity
-from .events import StoredEvent
+from .events import Log, StoredEvent
 from .kits import parse_kit
 from .workshop import Workshop
 
@@ -20,13 +19,7 @@ class ReadError(Exception):
     """The file is not a Palabre workshop (or cannot be read): said in one line."""
 
 
-@dataclass(frozen=True)
-class Log:
-    """What a workshop's file holds: its meta rows (secrets included: keep them in) and
-    its events in order."""
-
-    meta: dict[str, str]
-    events: list[StoredEvent]
+__all__ = ["Log", "ReadError", "load_workshop", "read_log", "rebuild"]
 
 
 def read_log(db_path: Path) -> Log:

@@ -21,7 +21,6 @@ from starlette.routing import Route
 from .activity import N_
 from .exporters import write
 from .record import build_record
-from .replay import read_log
 from .report import render_report
 from .service import Service
 
@@ -54,8 +53,8 @@ def report_routes(service: Service, pages: Any) -> list[Route]:
         return guarded
 
     async def record() -> dict[str, Any]:
-        db = service.store.path
-        return await asyncio.to_thread(lambda: build_record(read_log(db), service.activities))
+        store = service.store
+        return await asyncio.to_thread(lambda: build_record(store.read_log(), service.activities))
 
     async def report(request: Request) -> Response:
         lang = pages.lang_for(request)

@@ -110,7 +110,7 @@ def uvicorn_config(app: Any, host: str, port: int) -> uvicorn.Config:
 
 def build_service(
     pm: pluggy.PluginManager,
-    db: Path,
+    db: Path | str,
     kit: Kit | None,
     activities: dict[str, type[Activity]],
     host: str,
@@ -118,9 +118,11 @@ def build_service(
     public_url: str | None,
     allowed_hosts: tuple[str, ...] = (),
     read_only: bool = False,
+    workshop: str = "default",
+    wait_for_lock: float = 0.0,
 ) -> tuple[Service, Any]:
     url = public_url or default_public_url(host, port)
-    service = Service(db, kit, activities, pm, url, read_only=read_only)
+    service = Service(db, kit, activities, pm, url, read_only, workshop, wait_for_lock)
     origins = allowed_origins(port, local_hosts(host), url)
     return service, create_app(service, origins, allowed_hosts=trusted_hosts(allowed_hosts, url))
 
@@ -136,7 +138,7 @@ def trusted_hosts(listed: tuple[str, ...], public_url: str) -> frozenset[str]:
 
 def run_server(
     pm: pluggy.PluginManager,
-    db: Path,
+    db: Path | str,
     kit: Kit | None,
     activities: dict[str, type[Activity]],
     host: str,
@@ -144,10 +146,13 @@ def run_server(
     public_url: str | None,
     allowed_hosts: tuple[str, ...] = (),
     read_only: bool = False,
+    workshop: str = "default",
+    wait_for_lock: float = 0.0,
 ) -> int:
     service, app = build_service(
-        pm, db, kit, activities, host, port, public_url, allowed_hosts, read_only
-    )
+        pm, db, kit, activities, host, port, public_url, allowed_hosts, read_only,
+        workshop, wait_for_lock,
+    )  # fmt: skip
     logging.getLogger("uvicorn.access").addFilter(RedactSecrets())
     _print_welcome(service, db)
     config = uvicorn_config(app, host, port)
@@ -199,12 +204,12 @@ async def _serve_with_phones(
     players.cancel()
 
 
-def _print_welcome(service: Service, db: Path) -> None:
+def _print_welcome(service: Service, db: Path | str) -> None:
     w = service.workshop
     out = sys.stdout
     out.write(f"\nPalabre — {w.kit.title}\n")
     out.write(
-        f"Workshop file: {db} (step {w.current + 1}/{len(w.steps)}: "
+        f"Workshop file: {shown_store(db)} (step {w.current + 1}/{len(w.steps)}: "
         f"{w.current_step.step.title})\n\n"
     )
     out.write(f"Facilitator: {service.facilitator_url()}\n")
@@ -216,3 +221,15 @@ def _print_welcome(service: Service, db: Path) -> None:
     out.write("Participants scan this QR code (phones on the same Wi-Fi):\n")
     out.write(qr_terminal(service.join_url()))
     out.flush()
+
+
+def shown_store(db: Path | str) -> str:
+    """The store as printed: a PostgreSQL URL without its password."""
+    text = str(db)
+    if "://" not in text:
+        return text
+    parts = urlsplit(text)
+    if parts.password:
+        netloc = parts.netloc.replace(f":{parts.password}@", ":…@")
+        return parts._replace(netloc=netloc).geturl()
+    return text

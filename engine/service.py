@@ -24,7 +24,7 @@ from .hub import Connection, Hub, encode
 from .kits import Kit, parse_kit
 from .network import qr_svg
 from .render import Renderer
-from .store import EventStore
+from .store import Store, open_store
 from .views import JoinInfo, Views
 from .workshop import Changes, Workshop
 
@@ -64,19 +64,21 @@ class Tick:
 class Service:
     def __init__(
         self,
-        db_path: Path,
+        db_path: Path | str,
         kit: Kit | None,
         activities: dict[str, type[Activity]],
         pm: pluggy.PluginManager,
         public_url: str,
         read_only: bool = False,
+        workshop_name: str = "default",
+        wait_for_lock: float = 0.0,
     ) -> None:
         self.pm = pm
         # A replay (`palabre replay`): the facilitator steps through a finished workshop;
         # nothing else is accepted (RO_ACTIONS).
         self.read_only = read_only
         self.activities = activities
-        self.store = EventStore(db_path)
+        self.store: Store = open_store(db_path, workshop_name, wait_for_lock)
         meta = self.store.get_meta()
         if "kit" in meta:
             kit = parse_kit(meta["kit"], meta.get("kit_name", "kit.toml"), activities)

@@ -1,4 +1,6 @@
-"""The event log on SQLite: one writer, WAL, synchronous=FULL, group commit."""
+"""The event log. `Store` is what the engine needs of it; `EventStore` keeps it in a SQLite
+file (the default: one writer, WAL, synchronous=FULL, group commit), `PostgresStore`
+(engine/pg_store.py) in PostgreSQL for several workers (`--store postgresql://…`)."""
 
 from __future__ import annotations
 
@@ -9,11 +11,11 @@ import sqlite3
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import sqlite_utils
 
-from .events import StoredEvent
+from .events import Log, StoredEvent
 from .sql_views import create_views
 
 SCHEMA_VERSION = 1
@@ -21,6 +23,32 @@ SCHEMA_VERSION = 1
 
 class StoreError(Exception):
     """The database cannot be used (locked by another server, unsafe settings)."""
+
+
+class Store(Protocol):
+    """A workshop's event log, held by one writer at a time (the process that opened it)."""
+
+    def get_meta(self) -> dict[str, str]: ...
+    def set_meta(self, values: dict[str, str]) -> None: ...
+    def append(self, events: list[StoredEvent]) -> None:
+        """One batch, in one transaction; returns once it is durable."""
+
+    def replay(self) -> Iterator[StoredEvent]: ...
+    def read_log(self) -> Log:
+        """Meta and events read on a connection of its own: callable from another thread
+        (reports, exports) while the writer goes on."""
+
+    def close(self) -> None: ...
+
+
+def open_store(target: str | Path, workshop: str = "default", wait: float = 0.0) -> Store:
+    """A SQLite file's store, or a PostgreSQL database's (`postgresql://…`) for WORKSHOP,
+    waiting up to WAIT seconds for another worker to release it."""
+    if str(target).startswith(("postgresql://", "postgres://")):
+        from .pg_store import PostgresStore
+
+        return PostgresStore(str(target), workshop, wait)
+    return EventStore(Path(target))
 
 
 class EventStore:
@@ -106,6 +134,11 @@ class EventStore:
                 row["action_id"],
                 json.loads(row["data"]),
             )
+
+    def read_log(self) -> Log:
+        from .replay import read_log
+
+        return read_log(self.path)
 
     def close(self) -> None:
         self.db.conn.close()
