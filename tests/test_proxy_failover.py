@@ -32,7 +32,8 @@ HOST = "amiens.ateliers.example.org"
 
 
 def documented(kind: str) -> str:
-    found = re.search(rf"<!-- tested: {kind} -->\n```{kind}\n(.*?)```", DOC.read_text("utf-8"), re.S)
+    pattern = rf"<!-- tested: {kind} -->\n```{kind}\n(.*?)```"
+    found = re.search(pattern, DOC.read_text("utf-8"), re.S)
     assert found, f"docs/deployment.md has no tested {kind} block"
     return found[1]
 
@@ -71,7 +72,8 @@ def caddy_config(folder: Path, port: int, owner: int, standby: int) -> list[str]
     block = block.replace("127.0.0.1:8001", f"127.0.0.1:{owner}")
     block = block.replace("127.0.0.1:8002", f"127.0.0.1:{standby}")
     (folder / "Caddyfile").write_text("{\n\tadmin off\n}\n\n" + block, encoding="utf-8")
-    return [require("caddy"), "run", "--config", str(folder / "Caddyfile"), "--adapter", "caddyfile"]
+    caddyfile = str(folder / "Caddyfile")
+    return [require("caddy"), "run", "--config", caddyfile, "--adapter", "caddyfile"]
 
 
 PROXIES = {"nginx": nginx_config, "caddy": caddy_config}
