@@ -17,7 +17,6 @@ from typing import Any
 import jsonschema
 import openpyxl
 import pytest
-import test_day_citizen_hackathon as national
 from report_support import OVERFLOWING, print_pages
 
 from browser import browser  # noqa: F401  (fixture)
@@ -32,12 +31,9 @@ SHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
 
 
 @pytest.fixture(scope="module")
-def day_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The national day, played by its own test (which checks the day itself)."""
-    folder = tmp_path_factory.mktemp("national")
-    with pytest.MonkeyPatch.context() as patch:
-        national.test_the_national_citizen_hackathon_day(folder, patch)
-    return folder / "day.db"
+def day_db(national_day: Path) -> Path:
+    """The national day, played once for the session (conftest.py)."""
+    return national_day
 
 
 @pytest.fixture(scope="module")
