@@ -220,9 +220,10 @@ def _check(args: argparse.Namespace) -> int:
 
 def _store_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--store", metavar="URL",
+        "--store", metavar="URL", default=os.environ.get("PALABRE_STORE") or None,
         help="keep the workshop in PostgreSQL (postgresql://user:password@host/db) instead of "
-        "the --db file, so several workers can share a database (docs/deployment.md)",
+        "the --db file, so several workers can share a database (docs/deployment.md); "
+        "default: $PALABRE_STORE, which keeps the password out of the process list",
     )  # fmt: skip
     _workshop_option(parser)
 
