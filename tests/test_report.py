@@ -33,7 +33,7 @@ SHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
 SIGNED = "Zéphyrine Quillard"
 
 
-async def play_every_step(server: Server, seconds: float = 1.0) -> None:
+async def play_every_step(server: Server, seconds: float = 0.5) -> None:
     kit = load_workshop(server.db, ACTIVITIES).kit
     phones = make_phones(server.base, server.join_code, 8, kit.language, kit.tables, seed=5,
                          pace=0.05)  # fmt: skip
