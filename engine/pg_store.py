@@ -85,10 +85,7 @@ class PostgresStore:
             time.sleep(POLL_SECONDS)
 
     def get_meta(self) -> dict[str, str]:
-        rows = self.conn.execute(
-            "SELECT key, value FROM palabre_meta WHERE workshop = %s", (self.workshop,)
-        ).fetchall()
-        return {key: value for key, value in rows}
+        return _meta(self.conn, self.workshop)
 
     def set_meta(self, values: dict[str, str]) -> None:
         with self.conn.transaction(), self.conn.cursor() as cursor:
@@ -104,16 +101,10 @@ class PostgresStore:
             cursor.executemany(INSERT_EVENT, rows)
 
     def replay(self) -> Iterator[StoredEvent]:
-        rows = self.conn.execute(SELECT_EVENTS, (self.workshop,)).fetchall()
-        return iter([_event(row) for row in rows])
+        return iter(_events(self.conn, self.workshop))
 
     def read_log(self) -> Log:
-        with _connect(self.url) as conn:
-            meta = dict(conn.execute(
-                "SELECT key, value FROM palabre_meta WHERE workshop = %s", (self.workshop,)
-            ).fetchall())  # fmt: skip
-            events = [_event(row) for row in conn.execute(SELECT_EVENTS, (self.workshop,))]
-        return Log(meta, events)
+        return _read(self.url, self.workshop)
 
     def close(self) -> None:
         self.conn.close()  # ends the session: PostgreSQL releases the lock
@@ -121,12 +112,25 @@ class PostgresStore:
 
 def read_postgres_log(url: str, workshop: str) -> Log:
     """A workshop's log read from PostgreSQL without taking it (exports, reports)."""
-    store = PostgresStore.__new__(PostgresStore)
-    store.url, store.workshop = url, workshop
-    log = store.read_log()
+    log = _read(url, workshop)
     if "kit" not in log.meta:
         raise StoreError(f"no workshop named {workshop!r} in this database")
     return log
+
+
+def _read(url: str, workshop: str) -> Log:
+    """Meta and events on a connection of its own (callable from another thread)."""
+    with _connect(url) as conn:
+        return Log(_meta(conn, workshop), _events(conn, workshop))
+
+
+def _meta(conn: psycopg.Connection[Any], workshop: str) -> dict[str, str]:
+    rows = conn.execute("SELECT key, value FROM palabre_meta WHERE workshop = %s", (workshop,))
+    return {key: value for key, value in rows}
+
+
+def _events(conn: psycopg.Connection[Any], workshop: str) -> list[StoredEvent]:
+    return [_event(row) for row in conn.execute(SELECT_EVENTS, (workshop,))]
 
 
 def _connect(url: str) -> psycopg.Connection[Any]:

@@ -14,7 +14,7 @@ The document's shape is `RECORD_SCHEMA` (record.schema.json, JSON Schema 2020-12
 from __future__ import annotations
 
 import json
-from collections import defaultdict
+from collections import Counter, defaultdict
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
@@ -139,25 +139,15 @@ def _participation(workshop: Workshop, events: list[StoredEvent]) -> dict[str, A
     people = list(workshop.roster.people.values())
     participants = [p for p in people if p.actor.role == "participant"]
     acted = {e.actor for e in events if e.step and e.actor in workshop.roster}
-    per_table: dict[int, int] = defaultdict(int)
-    for person in participants:
-        if person.actor.table is not None:
-            per_table[person.actor.table] += 1
+    per_table = Counter(p.actor.table for p in participants if p.actor.table is not None)
     return {
         "participants": len(participants),
         "named": sum(1 for p in participants if p.actor.name),
         "active": len(acted & {p.actor.participant_id for p in participants}),
         "jurors": sum(1 for p in people if p.actor.role == "juror"),
-        "languages": dict(sorted(_count(p.lang for p in participants).items())),
+        "languages": dict(sorted(Counter(p.lang for p in participants).items())),
         "tables": [{"table": t, "people": n} for t, n in sorted(per_table.items())],
     }
-
-
-def _count(values: Any) -> dict[str, int]:
-    counted: dict[str, int] = defaultdict(int)
-    for value in values:
-        counted[value] += 1
-    return counted
 
 
 def _forbidden(events: list[StoredEvent], workshop: Workshop, secrets: list[str]) -> list[str]:
