@@ -15,6 +15,7 @@ from typing import Any
 import pluggy
 
 from .activity import Activity
+from .broker import BrokerError
 from .exporters import FORMATS
 from .kits import LANGUAGES, Kit, KitError, load_kit
 from .plugins import (
@@ -38,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return int(args.func(args))
-    except (KitError, PluginError, StoreError, ReadError, OSError) as exc:
+    except (KitError, PluginError, StoreError, ReadError, BrokerError, OSError) as exc:
         print(f"palabre: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
@@ -79,7 +80,26 @@ def _parser() -> argparse.ArgumentParser:
         help="with --store: wait this long for the worker that owns the workshop to stop, "
         "then take it over (a standby worker: e.g. 86400)",
     )  # fmt: skip
+    _broker_option(serve, "let edge workers (palabre edge) hold the phones' sockets")
     serve.set_defaults(func=_serve)
+    edge = sub.add_parser(
+        "edge", help="hold phone and screen sockets for a workshop served with --broker"
+    )
+    edge.add_argument("--host", default="0.0.0.0", help="address to listen on")
+    edge.add_argument("--port", type=int, default=8100)
+    edge.add_argument(
+        "--public-url", required=True,
+        help="the workshop's address as phones see it (the writer's --public-url)",
+    )  # fmt: skip
+    _allowed_host_option(edge)
+    edge.add_argument(
+        "--store", metavar="URL_OR_FILE", default=os.environ.get("PALABRE_STORE") or None,
+        help="where the writer keeps the workshop (read once, for the cookie key); "
+        "default: $PALABRE_STORE",
+    )  # fmt: skip
+    _workshop_option(edge)
+    _broker_option(edge, "the writer's broker (required)")
+    edge.set_defaults(func=_edge)
     demo = sub.add_parser("demo", help="serve a kit with simulated phones taking part")
     demo.add_argument("kit", nargs="?", default=DEFAULT_KIT)
     demo.add_argument(
@@ -234,6 +254,13 @@ def _workshop_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _broker_option(parser: argparse.ArgumentParser, what: str) -> None:
+    parser.add_argument(
+        "--broker", metavar="URL", default=os.environ.get("PALABRE_BROKER") or None,
+        help=f"redis://host:port/0: {what} (docs/deployment.md); default: $PALABRE_BROKER",
+    )  # fmt: skip
+
+
 def _is_url(target: str) -> bool:
     return target.startswith(("postgresql://", "postgres://"))
 
@@ -284,7 +311,7 @@ def _report(args: argparse.Namespace) -> int:
 
 def _replay(args: argparse.Namespace) -> int:
     from .record import SECRET_META
-    from .server import run_server
+    from .server import Serving, run_server
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     args.db = Path(args.db)
@@ -304,10 +331,8 @@ def _replay(args: argparse.Namespace) -> int:
     print(f"Replay of {args.db}, read-only: its copy {copy} is served, the file is not changed.")
     print("From the facilitator link, step through the day; nothing else can be done.")
     pm, _, activities = _plugins()
-    return run_server(
-        pm, copy, None, activities, args.host, args.port, args.public_url,
-        tuple(args.allowed_host), read_only=True,
-    )  # fmt: skip
+    serving = Serving(args.host, args.port, args.public_url, tuple(args.allowed_host), True)
+    return run_server(pm, copy, None, activities, serving)
 
 
 def _steps(kit: Any) -> str:
@@ -321,7 +346,7 @@ def _new_activity(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from .server import run_server
+    from .server import Serving, run_server
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     pm, paths, activities = _plugins()
@@ -337,16 +362,29 @@ def _serve(args: argparse.Namespace) -> int:
     if kit is None:
         # A workshop keeps the kit it started with, so replaying its log stays exact.
         print(f"Resuming the workshop stored in {target} (with the kit it started with).")
-    return run_server(
-        pm, target, kit, activities, args.host, args.port, args.public_url,
-        tuple(args.allowed_host), workshop=args.workshop, wait_for_lock=args.wait_for_lock,
+    serving = Serving(
+        args.host, args.port, args.public_url, tuple(args.allowed_host),
+        workshop=args.workshop, wait_for_lock=args.wait_for_lock, broker=args.broker,
     )  # fmt: skip
+    return run_server(pm, target, kit, activities, serving)
+
+
+def _edge(args: argparse.Namespace) -> int:
+    from .server import Serving, run_edge
+
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    if not args.broker or not args.store:
+        raise KitError("palabre edge needs --broker and --store (the writer's)")
+    serving = Serving(args.host, args.port, args.public_url, tuple(args.allowed_host),
+                      workshop=args.workshop, broker=args.broker)  # fmt: skip
+    pm, _, activities = _plugins()
+    return run_edge(pm, args.store, activities, serving)
 
 
 def _demo(args: argparse.Namespace) -> int:
     import tempfile
 
-    from .server import run_demo
+    from .server import Serving, run_demo
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     pm, paths, activities = _plugins()
@@ -354,18 +392,8 @@ def _demo(args: argparse.Namespace) -> int:
     db = Path(args.db) if args.db else Path(tempfile.mkdtemp(prefix="palabre-demo-")) / "demo.db"
     if args.participants < 0 or args.participants > 2000:
         raise KitError("--participants: expected a number from 0 to 2000")
-    return run_demo(
-        pm,
-        db,
-        kit,
-        activities,
-        args.host,
-        args.port,
-        args.public_url,
-        args.participants,
-        args.pace,
-        tuple(args.allowed_host),
-    )
+    serving = Serving(args.host, args.port, args.public_url, tuple(args.allowed_host))
+    return run_demo(pm, db, kit, activities, serving, args.participants, args.pace)
 
 
 if __name__ == "__main__":

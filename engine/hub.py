@@ -16,10 +16,10 @@ import json
 import logging
 import time
 from collections import defaultdict, deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import Any, Protocol
 
 from starlette.websockets import WebSocket
 
@@ -194,9 +194,25 @@ class Pacer:
         return max(0.0, min(self.not_before.get(a, now) for a in self.stale) - now)
 
 
+class Remote(Protocol):
+    """Sockets held by other processes (edge workers, engine/relay.py). The hub renders for
+    them as for its own and hands each message over once; None (the default) is the
+    single-process Palabre."""
+
+    screen_count: int
+
+    def langs(self, audience: str) -> set[str]: ...
+    def has(self, participant_id: str) -> bool: ...
+    def participant_ids(self) -> Collection[str]: ...
+    def participant_langs(self, participant_id: str) -> set[str]: ...
+    def shared(self, audience: str, lang: str, message: str) -> None: ...
+    def personal(self, participant_id: str, lang: str, message: str) -> None: ...
+
+
 class Hub:
     def __init__(self, views: Views) -> None:
         self.views = views
+        self.remote: Remote | None = None
         self.connections: set[Connection] = set()
         self.by_audience: dict[str, set[Connection]] = {a: set() for a in AUDIENCES}
         # participant -> their sockets, oldest first (a dict keeps insertion order)
@@ -249,6 +265,15 @@ class Hub:
     def _count(self) -> None:
         self.views.connected = len(self.by_participant)
         self.views.screens = sum(1 for c in self.by_audience["screen"] if not c.preview)
+        if self.remote is not None:
+            # O(local sockets): the writer holds few, the edges may hold 100,000.
+            local_only = sum(1 for p in self.by_participant if not self.remote.has(p))
+            self.views.connected = len(self.remote.participant_ids()) + local_only
+            self.views.screens += self.remote.screen_count
+
+    def recount(self) -> None:
+        """The remote sockets changed (an edge said hello or goodbye)."""
+        self._count()
 
     # -- fan-out -----------------------------------------------------------------------
     def send_fresh(self, conn: Connection) -> None:
@@ -256,6 +281,15 @@ class Hub:
         conn.push_view("shared", self._current_shared(conn.audience, conn.lang))
         if conn.participant_id:
             self._push_personal(conn.participant_id, [conn])
+
+    def fresh_messages(
+        self, audience: str, lang: str, participant_id: str | None
+    ) -> tuple[Outgoing, Outgoing | None]:
+        """What `send_fresh` sends, for a socket held elsewhere (an edge worker)."""
+        shared = self._current_shared(audience, lang)
+        if participant_id is None:
+            return shared, None
+        return shared, self._personal_message(self.views.personal(participant_id, lang))
 
     def _current_shared(self, audience: str, lang: str) -> Outgoing:
         """The shared view as the state is now, even while the pacer holds the audience
@@ -293,19 +327,28 @@ class Hub:
         return self.pacer.wait()
 
     def _flush_personal(self, changes: Changes) -> None:
+        remote = self.remote
         if changes.all_participants:
             self.views.forget_personal()  # everyone's view changed: the old renders are done
             targets = list(self.by_participant)
+            if remote is not None:
+                targets += [p for p in remote.participant_ids() if p not in self.by_participant]
         else:
-            targets = [p for p in changes.participants if p in self.by_participant]
+            targets = [
+                p
+                for p in changes.participants
+                if p in self.by_participant or (remote is not None and remote.has(p))
+            ]
         if targets:
             self._next_personal_round()
         for participant_id in targets:
-            self._push_personal(participant_id, self.by_participant[participant_id])
+            self._push_personal(participant_id, self.by_participant.get(participant_id, {}))
 
     def _flush_shared(self, audience: str) -> None:
         langs = {lang for (a, lang) in self._shared if a == audience}
         langs |= {c.lang for c in self.by_audience[audience]}
+        remote_langs = self.remote.langs(audience) if self.remote is not None else set()
+        langs |= remote_langs
         fresh: dict[str, Outgoing] = {}
         forced = audience in self._forced
         self._forced.discard(audience)
@@ -318,6 +361,8 @@ class Hub:
                 new = fresh.get(conn.lang)
                 if new is not None:
                     conn.push_view("shared", new)
+            for lang in remote_langs & fresh.keys():
+                self.remote.shared(audience, lang, fresh[lang])  # type: ignore[union-attr]
 
     def _render_again(self, audience: str, lang: str) -> tuple[Outgoing, bool]:
         """The view rendered from the state now, and whether its bytes changed."""
@@ -351,6 +396,12 @@ class Hub:
                 regions = self.views.personal(participant_id, conn.lang)
                 by_lang[conn.lang] = self._personal_message(regions)
             conn.push_view("personal", by_lang[conn.lang])
+        if self.remote is not None:
+            for lang in self.remote.participant_langs(participant_id):
+                if lang not in by_lang:
+                    regions = self.views.personal(participant_id, lang)
+                    by_lang[lang] = self._personal_message(regions)
+                self.remote.personal(participant_id, lang, by_lang[lang])
 
     def _personal_message(self, regions: dict[str, str]) -> Outgoing:
         """Personal views carry the round's seq, the same for everyone: people whose views

@@ -118,6 +118,14 @@ def read_postgres_log(url: str, workshop: str) -> Log:
     return log
 
 
+def read_meta(url: str, workshop: str) -> dict[str, str]:
+    with _connect(url) as conn:
+        try:
+            return _meta(conn, workshop)
+        except psycopg.errors.UndefinedTable:
+            return {}  # no worker has created the tables yet
+
+
 def _read(url: str, workshop: str) -> Log:
     """Meta and events on a connection of its own (callable from another thread)."""
     with _connect(url) as conn:

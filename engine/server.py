@@ -8,6 +8,8 @@ import os
 import resource
 import socket
 import sys
+import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -108,23 +110,42 @@ def uvicorn_config(app: Any, host: str, port: int) -> uvicorn.Config:
     )
 
 
+@dataclass(frozen=True)
+class Serving:
+    """Where a worker listens and which backends it uses: `palabre serve`'s options."""
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    public_url: str | None = None
+    allowed_hosts: tuple[str, ...] = ()
+    read_only: bool = False  # `palabre replay`
+    workshop: str = "default"  # its name in a shared PostgreSQL database
+    wait_for_lock: float = 0.0  # a standby: wait this long for the owner to stop
+    broker: str | None = None  # redis://…: edge workers hold the sockets
+
+    @property
+    def url(self) -> str:
+        return self.public_url or default_public_url(self.host, self.port)
+
+    def origins(self) -> frozenset[str]:
+        return allowed_origins(self.port, local_hosts(self.host), self.url)
+
+    def trusted_hosts(self) -> frozenset[str]:
+        return trusted_hosts(self.allowed_hosts, self.url)
+
+
 def build_service(
     pm: pluggy.PluginManager,
     db: Path | str,
     kit: Kit | None,
     activities: dict[str, type[Activity]],
-    host: str,
-    port: int,
-    public_url: str | None,
-    allowed_hosts: tuple[str, ...] = (),
-    read_only: bool = False,
-    workshop: str = "default",
-    wait_for_lock: float = 0.0,
+    serving: Serving,
 ) -> tuple[Service, Any]:
-    url = public_url or default_public_url(host, port)
-    service = Service(db, kit, activities, pm, url, read_only, workshop, wait_for_lock)
-    origins = allowed_origins(port, local_hosts(host), url)
-    return service, create_app(service, origins, allowed_hosts=trusted_hosts(allowed_hosts, url))
+    s = serving
+    service = Service(
+        db, kit, activities, pm, s.url, s.read_only, s.workshop, s.wait_for_lock, s.broker
+    )
+    return service, create_app(service, s.origins(), allowed_hosts=s.trusted_hosts())
 
 
 def trusted_hosts(listed: tuple[str, ...], public_url: str) -> frozenset[str]:
@@ -141,23 +162,31 @@ def run_server(
     db: Path | str,
     kit: Kit | None,
     activities: dict[str, type[Activity]],
-    host: str,
-    port: int,
-    public_url: str | None,
-    allowed_hosts: tuple[str, ...] = (),
-    read_only: bool = False,
-    workshop: str = "default",
-    wait_for_lock: float = 0.0,
+    serving: Serving,
 ) -> int:
-    service, app = build_service(
-        pm, db, kit, activities, host, port, public_url, allowed_hosts, read_only,
-        workshop, wait_for_lock,
-    )  # fmt: skip
+    if serving.broker:
+        check_broker(serving.broker)
+    service, app = build_service(pm, db, kit, activities, serving)
     logging.getLogger("uvicorn.access").addFilter(RedactSecrets())
     _print_welcome(service, db)
-    config = uvicorn_config(app, host, port)
+    config = uvicorn_config(app, serving.host, serving.port)
     uvicorn.Server(config).run(sockets=[listening_socket(config)])
     return 0
+
+
+def check_broker(url: str) -> None:
+    """Refuse to start, in one line, when the broker is not there (rather than serve a
+    workshop whose edges never hear from it)."""
+    from .broker import NO_REDIS, BrokerError, shown
+
+    try:
+        import redis
+    except ImportError as exc:
+        raise BrokerError(NO_REDIS) from exc
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=5).ping()
+    except Exception as exc:
+        raise BrokerError(f"cannot reach the broker at {shown(url)}: {exc}") from None
 
 
 def run_demo(
@@ -165,18 +194,56 @@ def run_demo(
     db: Path,
     kit: Kit,
     activities: dict[str, type[Activity]],
-    host: str,
-    port: int,
-    public_url: str | None,
+    serving: Serving,
     participants: int,
     pace: float,
-    allowed_hosts: tuple[str, ...] = (),
 ) -> int:
-    service, app = build_service(pm, db, kit, activities, host, port, public_url, allowed_hosts)
+    service, app = build_service(pm, db, kit, activities, serving)
     logging.getLogger("uvicorn.access").disabled = True  # hundreds of simulated requests
     _print_welcome(service, db)
     print(f"Demo: {participants} simulated phones join and take part; you drive the steps.")
+    host, port = serving.host, serving.port
     asyncio.run(_serve_with_phones(service, app, host, port, participants, pace))
+    return 0
+
+
+def run_edge(
+    pm: pluggy.PluginManager,
+    store: str,
+    activities: dict[str, type[Activity]],
+    serving: Serving,
+    wait: float = 60.0,
+) -> int:
+    """An edge worker: the workshop's cookie key from the store, then sockets only."""
+    from .broker import Bus
+    from .edge import EdgeSecrets, create_edge_app
+    from .kits import parse_kit
+    from .render import Renderer
+    from .store import StoreError, read_meta
+
+    assert serving.broker
+    check_broker(serving.broker)
+    meta = read_meta(store, serving.workshop)
+    deadline = time.monotonic() + wait
+    while "cookie_key" not in meta and time.monotonic() < deadline:
+        time.sleep(0.5)  # the writer is starting: it creates the workshop
+        meta = read_meta(store, serving.workshop)
+    if "cookie_key" not in meta:
+        raise StoreError(f"no workshop named {serving.workshop!r} in {shown_store(store)} "
+                         "(start its writer, palabre serve --broker, first)")  # fmt: skip
+    kit = parse_kit(meta["kit"], meta.get("kit_name", "kit.toml"), activities)
+    found = EdgeSecrets(meta["workshop_id"], meta["cookie_key"], kit.language)
+    app = create_edge_app(
+        Bus(serving.broker, serving.workshop), found, Renderer(activities, pm),
+        serving.origins(), serving.trusted_hosts(),
+    )  # fmt: skip
+    sys.stdout.write(
+        f"Palabre edge for {kit.title!r} (workshop {serving.workshop!r}): sockets on "
+        f"{serving.host}:{serving.port}, views from the writer through the broker.\n"
+    )
+    sys.stdout.flush()
+    config = uvicorn_config(app, serving.host, serving.port)
+    uvicorn.Server(config).run(sockets=[listening_socket(config)])
     return 0
 
 

@@ -23,6 +23,7 @@ from .events import StoredEvent
 from .hub import Connection, Hub, encode
 from .kits import Kit, parse_kit
 from .network import qr_svg
+from .relay import Relay
 from .render import Renderer
 from .store import Store, open_store
 from .views import JoinInfo, Views
@@ -72,6 +73,7 @@ class Service:
         read_only: bool = False,
         workshop_name: str = "default",
         wait_for_lock: float = 0.0,
+        broker: str | None = None,
     ) -> None:
         self.pm = pm
         # A replay (`palabre replay`): the facilitator steps through a finished workshop;
@@ -95,6 +97,11 @@ class Service:
         self.views.clock = self.clock
         self.views.faults.on_new = lambda: self.touch({"facilitator"})
         self.hub = Hub(self.views)
+        # Edge workers hold sockets elsewhere (engine/relay.py); None: this process holds all.
+        self.relay: Relay | None = None
+        if broker:
+            self.relay = Relay(self, broker, workshop_name)
+            self.hub.remote = self.relay
         self._tick = Tick()
         self._touched: set[str] = set()
         self._wake = asyncio.Event()
@@ -264,6 +271,8 @@ class Service:
     async def run(self) -> None:
         collector = Collector()
         collector.start()
+        if self.relay is not None:
+            await self.relay.start()
         while True:
             await self._wake.wait()
             await asyncio.sleep(TICK_SECONDS)
@@ -296,6 +305,8 @@ class Service:
             wait = None
         if wait is not None:
             self._wake_in(wait)
+        if self.relay is not None:
+            self.relay.flush()  # after the commit: the edges' acks, and the views once
         for event in tick.events:
             self._notify(event)
 

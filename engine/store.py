@@ -51,6 +51,25 @@ def open_store(target: str | Path, workshop: str = "default", wait: float = 0.0)
     return EventStore(Path(target))
 
 
+def read_meta(target: str | Path, workshop: str = "default") -> dict[str, str]:
+    """A workshop's meta (kit, keys) without taking the workshop: what an edge worker reads.
+    Empty when the workshop does not exist yet."""
+    if str(target).startswith(("postgresql://", "postgres://")):
+        from .pg_store import read_meta as read_postgres_meta
+
+        return read_postgres_meta(str(target), workshop)
+    path = Path(target)
+    if not path.is_file():
+        return {}
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        return dict(conn.execute("SELECT key, value FROM meta").fetchall())
+    except sqlite3.DatabaseError as exc:
+        raise StoreError(f"{path}: not a Palabre workshop file ({exc})") from exc
+    finally:
+        conn.close()
+
+
 class EventStore:
     """Appends events in batches and replays them. Only one process may hold it."""
 

@@ -416,7 +416,7 @@ def code_routes(db: Path, env: dict[str, str]) -> dict[tuple[str, str], Any]:
     servers' environment ("WS" for the socket, "GET" for a static mount)."""
     from starlette.routing import Mount, WebSocketRoute
 
-    from palabre.engine.server import build_service
+    from palabre.engine.server import Serving, build_service
 
     pm = get_plugin_manager()
     activities = collect_activities(pm)
@@ -424,7 +424,7 @@ def code_routes(db: Path, env: dict[str, str]) -> dict[tuple[str, str], Any]:
     saved = os.environ.copy()
     os.environ.update(env)
     try:
-        service, app = build_service(pm, db, kit, activities, "127.0.0.1", 8000, None)
+        service, app = build_service(pm, db, kit, activities, Serving())
     finally:
         os.environ.clear()
         os.environ.update(saved)

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cluster import nginx_command
 from test_postgres_store import URL, fresh_name
 
 from palabre.engine.pg_store import read_postgres_log
@@ -51,20 +52,9 @@ def require(binary: str) -> str:
 
 
 def nginx_config(folder: Path, port: int, owner: int, standby: int) -> list[str]:
-    block = documented("nginx").replace("listen 443 ssl;", f"listen 127.0.0.1:{port};")
-    block = "\n".join(line for line in block.splitlines() if "ssl_certificate" not in line)
-    block = block.replace("127.0.0.1:8001", f"127.0.0.1:{owner}")
+    block = documented("nginx").replace("127.0.0.1:8001", f"127.0.0.1:{owner}")
     block = block.replace("127.0.0.1:8002", f"127.0.0.1:{standby}")
-    temp = " ".join(f"{name}_temp_path {folder / name};"
-                    for name in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))  # fmt: skip
-    (folder / "nginx.conf").write_text(
-        f"daemon off; worker_processes 1; pid {folder / 'nginx.pid'};\n"
-        f"error_log {folder / 'error.log'};\n"
-        "events { worker_connections 256; }\n"
-        f"http {{ access_log off; {temp}\n{block}\n}}\n",
-        encoding="utf-8",
-    )
-    return [require("nginx"), "-p", str(folder), "-c", str(folder / "nginx.conf")]
+    return nginx_command(require("nginx"), folder, block, port)
 
 
 def caddy_config(folder: Path, port: int, owner: int, standby: int) -> list[str]:

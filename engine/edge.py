@@ -1,0 +1,300 @@
+"""An edge worker (`palabre edge`): holds phone and screen sockets for one workshop and
+forwards bytes, so that one workshop can have more phones than one process can hold.
+
+The edge decides nothing and renders nothing. It checks each socket as the writer would (the
+Origin, the signed cookie, the size and rate limits of engine/live.py, which it reuses),
+says hello to the writer through the broker, and from then on:
+- a shared view published once by the writer goes, as the same framed bytes, to every
+  socket of that audience and language here (the latest-wins outboxes of engine/hub.py);
+- a personal view, an ack or a fresh view goes to the sockets it names;
+- an action goes to the writer and is kept here until its ack comes back. When a new writer
+  announces itself (the old one died and a standby took the workshop), the edge says hello
+  again for every socket and sends the kept actions again: the writer answers an action it
+  already committed with the same ack (ids are remembered in the log), so nothing
+  acknowledged is lost and nothing is done twice. The phones keep their sockets.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+import logging
+import os
+import secrets
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route, WebSocketRoute
+from starlette.websockets import WebSocket
+
+from .auth import COOKIE_NAMES, LANG_COOKIE, CookieSigner, Identity, RoleName
+from .broker import BEAT_SECONDS, Bus
+from .guard import TrustedHosts
+from .hub import MAX_SOCKETS_PER_PARTICIPANT, Connection, Outgoing
+from .kits import LANGUAGES
+from .live import LiveEndpoint
+from .render import Renderer
+
+log = logging.getLogger("palabre.edge")
+FLUSH_SECONDS = 0.002  # hellos and actions from many sockets share one publish
+
+
+@dataclass(frozen=True)
+class EdgeSecrets:
+    """What an edge needs from the workshop's meta: enough to check cookies, nothing more."""
+
+    workshop_id: str
+    cookie_key: str
+    language: str
+
+
+class Identify:
+    """LiveEndpoint's `identify`: the signed cookie says who; the writer checks the roster."""
+
+    def __init__(self, found: EdgeSecrets) -> None:
+        self.signer = CookieSigner(found.cookie_key, found.workshop_id)
+        self.language = found.language
+
+    def identity(self, websocket: WebSocket, role: RoleName) -> Identity | None:
+        return self.signer.read(role, websocket.cookies.get(COOKIE_NAMES[role]))
+
+    def lang_for(self, websocket: WebSocket) -> str:
+        requested = websocket.cookies.get(LANG_COOKIE)
+        return requested if requested in LANGUAGES else self.language
+
+
+class EdgeHub:
+    """The sockets of this edge, by id, audience and language, and participant."""
+
+    def __init__(self, link: Link) -> None:
+        self.link = link
+        self.ids = (f"{n:x}" for n in itertools.count(1))
+        self.conns: dict[str, Connection] = {}
+        self.cid: dict[Connection, str] = {}
+        self.by_key: dict[tuple[str, str], set[Connection]] = {}
+        self.by_participant: dict[str, dict[Connection, None]] = {}
+        self.shared: dict[tuple[str, str], Outgoing] = {}  # newest per audience and lang
+        self.pending: dict[str, dict[str, dict[str, Any]]] = {}  # cid -> action id -> act
+        self.greeting: set[str] = set()  # hello sent: the writer's fresh views are coming
+
+    def add(self, conn: Connection) -> list[Connection]:
+        cid = next(self.ids)
+        self.conns[cid] = conn
+        self.cid[conn] = cid
+        self.by_key.setdefault((conn.audience, conn.lang), set()).add(conn)
+        evicted: list[Connection] = []
+        if conn.participant_id:
+            group = self.by_participant.setdefault(conn.participant_id, {})
+            group[conn] = None
+            while len(group) > MAX_SOCKETS_PER_PARTICIPANT:
+                oldest = next(iter(group))
+                self.remove(oldest)
+                evicted.append(oldest)
+        self.greeting.add(cid)
+        self.link.hello(cid, conn)
+        return evicted
+
+    def remove(self, conn: Connection) -> None:
+        conn.closed = True
+        conn.wake.set()
+        cid = self.cid.pop(conn, None)
+        if cid is None:
+            return
+        del self.conns[cid]
+        self.pending.pop(cid, None)
+        self.greeting.discard(cid)
+        self.by_key.get((conn.audience, conn.lang), set()).discard(conn)
+        if conn.participant_id:
+            group = self.by_participant.get(conn.participant_id)
+            if group is not None:
+                group.pop(conn, None)
+                if not group:
+                    del self.by_participant[conn.participant_id]
+        self.link.bye(cid)
+
+    def send_fresh(self, conn: Connection) -> None:
+        """On connect the newest shared view is here already; the personal one comes from
+        the writer (asked by the hello). A resync asks the writer for both."""
+        cid = self.cid.get(conn)
+        if cid is None:
+            return
+        cached = self.shared.get((conn.audience, conn.lang))
+        if cached is not None:
+            conn.push_view("shared", cached)
+        if cid in self.greeting:
+            self.greeting.discard(cid)  # the answer to the hello is the fresh view
+        else:
+            self.link.fresh(cid)
+
+    # -- from the writer -------------------------------------------------------------------
+    def shared_views(self, shared: list[list[str]]) -> None:
+        for audience, lang, text in shared:
+            message = Outgoing(text)  # framed once, on first use, for every socket here
+            self.shared[(audience, lang)] = message
+            for conn in self.by_key.get((audience, lang), ()):
+                conn.push_view("shared", message)
+
+    def batch(self, body: dict[str, Any]) -> None:
+        msgs = [Outgoing(text) for text in body.get("msgs", ())]
+        for participant_id, lang, index in body.get("personal", ()):
+            for conn in self.by_participant.get(participant_id, ()):
+                if conn.lang == lang:
+                    conn.push_view("personal", msgs[index])
+        for cid, index, stream in body.get("conns", ()):
+            target = self.conns.get(cid)
+            if target is None:
+                continue
+            if stream:
+                target.push_view(stream, msgs[index])
+            else:
+                self._reply(cid, target, msgs[index])
+        for cid, code, reason in body.get("close", ()):
+            refused = self.conns.get(cid)
+            if refused is not None:
+                self.remove(refused)
+                asyncio.ensure_future(refused.websocket.close(code=code, reason=reason))
+
+    def _reply(self, cid: str, conn: Connection, message: Outgoing) -> None:
+        if '"type":"ack"' in message[:20]:
+            ack = json.loads(message)
+            self.pending.get(cid, {}).pop(str(ack.get("id")), None)
+        if not conn.push_reply(message):
+            asyncio.ensure_future(conn.websocket.close(code=1008))
+
+
+class Link:
+    """The edge's end of the bus: batched hellos, byes, actions and beats to the writer."""
+
+    def __init__(self, bus: Bus) -> None:
+        self.bus = bus
+        self.edge = f"{os.getpid()}-{secrets.token_hex(4)}"
+        self.hub = EdgeHub(self)
+        self.writer_epoch = ""
+        self.out: dict[str, list[Any]] = {"hello": [], "bye": [], "fresh": [], "acts": []}
+        self._wake = asyncio.Event()
+
+    # -- to the writer ---------------------------------------------------------------------
+    def hello(self, cid: str, conn: Connection) -> None:
+        self.out["hello"].append([cid, conn.audience, conn.lang, conn.participant_id,
+                                  conn.preview])  # fmt: skip
+        self._wake.set()
+
+    def bye(self, cid: str) -> None:
+        self.out["bye"].append(cid)
+        self._wake.set()
+
+    def fresh(self, cid: str) -> None:
+        self.out["fresh"].append(cid)
+        self._wake.set()
+
+    def act(self, cid: str, message: dict[str, Any]) -> None:
+        self.hub.pending.setdefault(cid, {})[str(message.get("id", ""))] = message
+        self.out["acts"].append([cid, message])
+        self._wake.set()
+
+    async def run(self) -> None:
+        self.bus.start(["views", f"edge:{self.edge}"], self.receive, self.again)
+        beat = asyncio.create_task(self._beat())
+        try:
+            while True:
+                await self._wake.wait()
+                await asyncio.sleep(FLUSH_SECONDS)
+                self._wake.clear()
+                self._send()
+        finally:
+            beat.cancel()
+
+    def _send(self) -> None:
+        out = {k: v for k, v in self.out.items() if v}
+        self.out = {"hello": [], "bye": [], "fresh": [], "acts": []}
+        if out:
+            self.bus.publish("inbox", {"edge": self.edge, **out})
+
+    async def _beat(self) -> None:
+        while True:
+            self.bus.publish("inbox", {"edge": self.edge, "beat": time.time()})
+            await asyncio.sleep(BEAT_SECONDS)
+
+    # -- from the writer -------------------------------------------------------------------
+    def receive(self, name: str, body: dict[str, Any]) -> None:
+        epoch = str(body.get("epoch", ""))
+        if epoch and epoch != self.writer_epoch:
+            # A new writer (or the first one this edge hears): it knows none of our sockets.
+            known = self.writer_epoch
+            self.writer_epoch = epoch
+            if known or body.get("k") == "writer":
+                self.again()
+        kind = body.get("k")
+        if kind == "views":
+            self.hub.shared_views(body.get("shared", []))
+        elif kind == "batch":
+            self.hub.batch(body)
+
+    def again(self) -> None:
+        """Every socket's hello, and every unacknowledged action, once more."""
+        hub = self.hub
+        self.out["hello"] = [[cid, c.audience, c.lang, c.participant_id, c.preview]
+                             for cid, c in hub.conns.items()]  # fmt: skip
+        self.out["acts"] = [[cid, act] for cid, acts in hub.pending.items()
+                            for act in acts.values()]  # fmt: skip
+        self._wake.set()
+
+
+class EdgeService:
+    """What LiveEndpoint needs of a service, on an edge."""
+
+    def __init__(self, link: Link, renderer: Renderer) -> None:
+        self.link = link
+        self.hub = link.hub
+        self.renderer = renderer
+
+    def touch(self, audiences: set[str]) -> None:
+        """The writer counts sockets from the hellos and byes."""
+
+    def clock(self) -> float:
+        return time.time()
+
+    def submit(self, conn: Connection, identity: Identity, message: dict[str, Any]) -> None:
+        cid = self.hub.cid.get(conn)
+        if cid is not None:
+            self.link.act(cid, message)
+
+
+def create_edge_app(
+    bus: Bus,
+    found: EdgeSecrets,
+    renderer: Renderer,
+    origins: frozenset[str],
+    allowed_hosts: frozenset[str] = frozenset(),
+) -> Starlette:
+    link = Link(bus)
+    service = EdgeService(link, renderer)
+    live = LiveEndpoint(service, origins, Identify(found))  # type: ignore[arg-type]
+
+    async def health(request: Request) -> Response:
+        return JSONResponse({"ok": True, "edge": link.edge, "sockets": len(link.hub.conns),
+                             "writer": link.writer_epoch})  # fmt: skip
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        task = asyncio.create_task(link.run())
+        try:
+            yield
+        finally:
+            task.cancel()
+            await bus.close()
+
+    app = Starlette(
+        routes=[Route("/-/health", health), WebSocketRoute("/ws", live.endpoint)],
+        lifespan=lifespan,
+    )
+    app.add_middleware(TrustedHosts, allowed=allowed_hosts)
+    app.state.link = link
+    return app

@@ -1,0 +1,154 @@
+"""The distributed setup of docs/deployment.md section 4, on loopback, for tests and benches:
+a writer (and optionally its standby) on PostgreSQL with Redis as the broker, edge workers,
+and nginx in front running the documented configuration (`/ws` to the edges, the rest to
+the writer). Real processes, real servers; only ports and certificates are swapped.
+
+Needs PALABRE_TEST_POSTGRES and PALABRE_TEST_REDIS (`.ci/run` starts both and sets them)."""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from palabre.engine.events import Log
+from palabre.engine.pg_store import read_postgres_log
+from support import Server, _wait_for_port, free_port
+
+POSTGRES = os.environ.get("PALABRE_TEST_POSTGRES", "")
+REDIS = os.environ.get("PALABRE_TEST_REDIS", "")
+DOC = Path(__file__).resolve().parent.parent / "docs" / "deployment.md"
+
+
+def require_services() -> str:
+    """The nginx binary; skips (or fails, in CI) without PostgreSQL, Redis or nginx."""
+    nginx = shutil.which("nginx") or next(
+        (p for p in ("/usr/sbin/nginx", "/usr/bin/nginx") if os.path.exists(p)), None
+    )
+    missing = [name for name, there in (("PALABRE_TEST_POSTGRES", POSTGRES),
+               ("PALABRE_TEST_REDIS", REDIS), ("nginx", nginx)) if not there]  # fmt: skip
+    if missing:
+        if os.environ.get("PALABRE_REQUIRE_SERVICES") == "1":
+            pytest.fail(f"{', '.join(missing)} required here (.ci/run provides them)")
+        pytest.skip(f"no {', '.join(missing)}")
+    assert nginx
+    return nginx
+
+
+def documented_edges_block() -> str:
+    pattern = r"<!-- tested: nginx edges -->\n```nginx\n(.*?)```"
+    found = re.search(pattern, DOC.read_text("utf-8"), re.S)
+    assert found, "docs/deployment.md has no tested nginx edges block"
+    return found[1]
+
+
+def nginx_command(nginx: str, folder: Path, block: str, port: int) -> list[str]:
+    """nginx running a documented server block on loopback PORT, in plain HTTP."""
+    block = block.replace("listen 443 ssl;", f"listen 127.0.0.1:{port};")
+    block = "\n".join(line for line in block.splitlines() if "ssl_certificate" not in line)
+    temp = " ".join(f"{name}_temp_path {folder / name};"
+                    for name in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))  # fmt: skip
+    (folder / "nginx.conf").write_text(
+        f"daemon off; worker_processes 1; pid {folder / 'nginx.pid'};\n"
+        f"error_log {folder / 'error.log'};\n"
+        "events { worker_connections 8192; }\n"
+        f"http {{ access_log off; {temp}\n{block}\n}}\n",
+        encoding="utf-8",
+    )
+    return [nginx, "-p", str(folder), "-c", str(folder / "nginx.conf")]
+
+
+@dataclass
+class Edge(Server):
+    """A `palabre edge` process (Server's start, stop and kill)."""
+
+    workshop: str = ""
+    public_url: str = ""
+
+    def command(self) -> list[str]:
+        return [sys.executable, "-m", "palabre.engine.cli", "edge", "--store", POSTGRES,
+                "--workshop", self.workshop, "--broker", REDIS, "--host", "127.0.0.1",
+                "--port", str(self.port), "--public-url", self.public_url]  # fmt: skip
+
+
+@dataclass
+class Cluster:
+    """Start with `start()`; `front` is what phones see (the proxy), with the writer's links."""
+
+    folder: Path
+    kit: str = "quick-start"
+    edges: int = 2
+    standby: bool = False
+    env: dict[str, str] = field(default_factory=dict)
+    workshop: str = field(default_factory=lambda: "test-" + secrets.token_hex(6))
+    port: int = field(default_factory=free_port)
+    writer: Server | None = None
+    spare: Server | None = None
+    edge_workers: list[Edge] = field(default_factory=list)
+    proxy: subprocess.Popen[str] | None = None
+
+    @property
+    def public(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def _writer(self, *extra: str) -> Server:
+        args = ["--store", POSTGRES, "--workshop", self.workshop, "--broker", REDIS,
+                "--public-url", self.public, *extra]  # fmt: skip
+        return Server(self.folder / "unused.db", kit=self.kit, args=args, env=self.env)
+
+    def start(self) -> Cluster:
+        nginx = require_services()
+        self.writer = self._writer().start()
+        if self.standby:
+            self.spare = self._writer("--wait-for-lock", "300")
+            threading.Thread(target=lambda: self.spare.start(timeout=320),  # type: ignore[union-attr]
+                             daemon=True).start()  # fmt: skip
+        for _ in range(self.edges):
+            edge = Edge(self.folder / "unused.db", workshop=self.workshop,
+                        public_url=self.public, env=self.env)  # fmt: skip
+            self.edge_workers.append(edge.start())
+        self._start_proxy(nginx)
+        self.front = Server(self.folder / "unused.db", port=self.port)
+        self.front.urls = self.writer.urls
+        return self
+
+    def _start_proxy(self, nginx: str) -> None:
+        assert self.writer is not None
+        spare_port = self.spare.port if self.spare else free_port()
+        block = documented_edges_block()
+        block = block.replace("127.0.0.1:8001", f"127.0.0.1:{self.writer.port}")
+        block = block.replace("127.0.0.1:8002", f"127.0.0.1:{spare_port}")
+        edge_lines = [f"    server 127.0.0.1:{e.port} max_fails=1 fail_timeout=2s;"
+                      for e in self.edge_workers]  # fmt: skip
+        block = re.sub(r"(upstream palabre_national_edges \{\n)(.*?)(\n\})",
+                       lambda m: m[1] + "\n".join(edge_lines) + m[3], block, flags=re.S)
+        folder = self.folder / "nginx"
+        folder.mkdir(exist_ok=True)
+        command = nginx_command(nginx, folder, block, self.port)
+        self.proxy = subprocess.Popen(command, stdout=subprocess.DEVNULL,
+                                      stderr=subprocess.PIPE, text=True, cwd=folder)  # fmt: skip
+        _wait_for_port(self.port, time.monotonic() + 20)
+
+    def log(self) -> Log:
+        return read_postgres_log(POSTGRES, self.workshop)
+
+    def stop(self) -> None:
+        if self.proxy is not None:
+            self.proxy.send_signal(signal.SIGTERM)
+            try:
+                self.proxy.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proxy.kill()
+        for worker in [*self.edge_workers, self.writer, self.spare]:
+            if worker is not None:
+                worker.stop()
