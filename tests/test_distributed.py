@@ -1,0 +1,161 @@
+"""One workshop, several processes (issue 9): the writer on PostgreSQL with Redis as its
+broker, edge workers holding the sockets, nginx in front as docs/deployment.md section 4
+configures it. The same kits, played by turns, write the same log as on the embedded
+single process; an edge or the writer killed during a vote loses nothing acknowledged, and
+the phones come back.
+
+Needs PALABRE_TEST_POSTGRES, PALABRE_TEST_REDIS and nginx (`.ci/run` provides them)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from pathlib import Path
+
+import pytest
+import websockets
+from cluster import Cluster, require_services
+from test_postgres_store import comparable
+from turns import ACTIVITIES, Turns
+
+from palabre.engine.record import build_record
+from palabre.engine.replay import read_log
+from support import Client, Server, close_all, run
+
+CLOCK = {"PALABRE_TEST_CLOCK": "1"}
+
+
+@pytest.mark.parametrize("kit", ["quick-start", "municipal-hackathon"])
+def test_a_kit_plays_identically_embedded_and_on_edge_workers(kit: str, tmp_path: Path) -> None:
+    require_services()
+    from day import kit_path
+
+    path = str(kit_path(kit))
+    embedded = Server(tmp_path / "w.db", kit=path, env=CLOCK).start()
+    try:
+        alone = run(Turns(embedded, lambda: read_log(embedded.db)).play(), timeout=300)
+    finally:
+        embedded.stop()
+    cluster = Cluster(tmp_path, kit=path, edges=2, env=CLOCK).start()
+    try:
+        spread = run(Turns(cluster.front, cluster.log).play(), timeout=300)
+    finally:
+        cluster.stop()
+    assert spread == alone and sum(alone) > 20, (sum(spread), sum(alone))
+    on_file = build_record(read_log(embedded.db), ACTIVITIES)
+    on_edges = build_record(cluster.log(), ACTIVITIES)
+    assert on_edges["status"] == "finished"
+    assert comparable(on_edges) == comparable(on_file)
+
+
+class Voter:
+    """A phone as palabre.js behaves: actions with ids, kept until acknowledged, sent again
+    with the same ids on a new socket when the old one drops."""
+
+    def __init__(self, client: Client, front: Server, tag: str) -> None:
+        self.client, self.front, self.tag = client, front, tag
+        self.ok: list[str] = []
+        self.refused: list[str] = []
+        self.reconnects = 0
+
+    async def vote(self, item: str, count: int) -> None:
+        for n in range(count):
+            action = "vote" if n % 2 == 0 else "unvote"
+            action_id = f"{self.tag}-{n}"
+            while True:
+                try:
+                    await self.client.send(action, {"item": item}, "vote", action_id)
+                    await self.client.wait_for(lambda i=action_id: i in self.client.acks, 60)
+                    break
+                except (ConnectionError, websockets.ConnectionClosed):
+                    await self._reconnect()
+            (self.ok if self.client.acks[action_id]["ok"] else self.refused).append(action_id)
+
+    async def _reconnect(self) -> None:
+        self.reconnects += 1
+        for _ in range(120):
+            try:
+                self.client = await self.client.copy(self.front).connect()
+                return
+            except Exception:  # refused or 502 while the proxy finds a live edge
+                await asyncio.sleep(0.5)
+        raise AssertionError("the phone never got back")
+
+
+async def room_at_the_vote(cluster: Cluster, phones: int) -> tuple[list[Voter], str, Client]:
+    front = cluster.front
+    facilitator = await Client(front, "facilitator").login().connect()
+    clients = [await Client(front, "participant").join(f"P{n}").connect() for n in range(phones)]
+    await clients[0].act("post", {"title": "Un composteur collectif"}, step="ideas")
+    assert (await facilitator.act("next"))["ok"]
+    await clients[0].wait_for(lambda: "data-arg-item" in clients[0].regions.get("personal", ""))
+    item = clients[0].regions["personal"].split('data-arg-item="', 1)[1].split('"', 1)[0]
+    return [Voter(c, front, f"p{n}") for n, c in enumerate(clients)], item, facilitator
+
+
+def check_nothing_acknowledged_was_lost(cluster: Cluster, voters: list[Voter]) -> None:
+    events = cluster.log().events
+    by_id = Counter(e.action_id for e in events if e.kind.startswith("dot_voting."))
+    for voter in voters:
+        assert not voter.refused, voter.refused
+        for action_id in voter.ok:
+            assert by_id[action_id] == 1, (action_id, by_id[action_id])  # there, and once
+    assert sum(by_id.values()) == sum(len(v.ok) for v in voters)
+
+
+def test_an_edge_killed_during_the_vote_loses_nothing_and_its_phones_move(
+    tmp_path: Path,
+) -> None:
+    cluster = Cluster(tmp_path, edges=2).start()
+    try:
+
+        async def main() -> list[Voter]:
+            voters, item, facilitator = await room_at_the_vote(cluster, 8)
+            voting = asyncio.gather(*(v.vote(item, 40) for v in voters))
+            await asyncio.sleep(0.5)
+            cluster.edge_workers[0].kill()
+            before = sum(len(v.ok) for v in voters)
+            await asyncio.wait_for(voting, 120)
+            assert 0 < before < sum(len(v.ok) for v in voters)
+            # Every phone, wherever it is now, sees its own dots as the log has them.
+            for voter in voters:
+                await voter.client.send_raw('{"type":"resync"}')
+                await voter.client.wait_for(
+                    lambda v=voter: "5 gommettes" in v.client.regions.get("personal", "")
+                    or "5 dots" in v.client.regions.get("personal", "")
+                )
+            await close_all(facilitator, *(v.client for v in voters))
+            return voters
+
+        voters = run(main(), timeout=300)
+        assert sum(v.reconnects for v in voters) >= 1  # the killed edge held some phones
+        check_nothing_acknowledged_was_lost(cluster, voters)
+    finally:
+        cluster.stop()
+
+
+def test_the_writer_killed_during_the_vote_loses_nothing_and_phones_keep_their_sockets(
+    tmp_path: Path,
+) -> None:
+    cluster = Cluster(tmp_path, edges=2, standby=True).start()
+    try:
+
+        async def main() -> list[Voter]:
+            voters, item, facilitator = await room_at_the_vote(cluster, 8)
+            voting = asyncio.gather(*(v.vote(item, 40) for v in voters))
+            await asyncio.sleep(0.5)
+            assert cluster.writer is not None
+            cluster.writer.kill()
+            before = sum(len(v.ok) for v in voters)
+            await asyncio.wait_for(voting, 180)
+            # Killed mid-vote: some votes were acknowledged by each writer.
+            assert 0 < before < sum(len(v.ok) for v in voters)
+            await close_all(facilitator, *(v.client for v in voters))
+            return voters
+
+        voters = run(main(), timeout=300)
+        # The edges kept the phones' sockets and sent the unacknowledged votes again.
+        assert sum(v.reconnects for v in voters) == 0
+        check_nothing_acknowledged_was_lost(cluster, voters)
+    finally:
+        cluster.stop()
