@@ -19,7 +19,7 @@ from starlette.websockets import WebSocket
 
 from .activity import N_
 from .auth import COOKIE_NAMES, LANG_COOKIE, Identity, RoleName, normalise_join_code, same_secret
-from .guard import FailureLimiter, TrustedHosts
+from .guard import BasePath, FailureLimiter, TrustedHosts
 from .kits import LANGUAGES
 from .plugins import describe_plugins
 from .render import DISPLAYS_DIR, activity_dir
@@ -166,7 +166,7 @@ class Pages:
         if refusal is not None:
             return refusal
         # Swap the link for a cookie and leave the secret out of the address bar and history.
-        response = RedirectResponse(f"/{role}", status_code=303)
+        response = RedirectResponse(f"{self.service.base}/{role}", status_code=303)
         self.set_cookie(response, role, self.service.signer.sign(role))
         return response
 
@@ -188,24 +188,27 @@ class Pages:
 
     async def join_by_form(self, request: Request) -> Response:
         code = normalise_join_code(request.query_params.get("code", ""))
-        return RedirectResponse(f"/j/{code}" if code else "/", status_code=303)
+        base = self.service.base
+        return RedirectResponse(f"{base}/j/{code}" if code else f"{base}/", status_code=303)
 
     async def participant(self, request: Request) -> Response:
         identity = self.identity(request, "participant")
         if identity is None:
-            return RedirectResponse(f"/j/{self.service.secrets.join_code}", status_code=303)
+            code = self.service.secrets.join_code
+            return RedirectResponse(f"{self.service.base}/j/{code}", status_code=303)
         return self.surface(request, "participant", identity)
 
     async def set_language(self, request: Request) -> Response:
         lang = request.path_params["lang"]
-        back = request.query_params.get("next", "/p")
+        back = request.query_params.get("next", f"{self.service.base}/p")
         if not back.startswith("/") or back.startswith("//"):
-            back = "/p"
+            back = f"{self.service.base}/p"
         response = RedirectResponse(back, status_code=303)
         if lang in LANGUAGES:
             response.set_cookie(
-                LANG_COOKIE, lang, max_age=COOKIE_MAX_AGE, httponly=True, samesite="lax"
-            )
+                LANG_COOKIE, lang, max_age=COOKIE_MAX_AGE, httponly=True, samesite="lax",
+                path=self.cookie_path,
+            )  # fmt: skip
         return response
 
     def set_cookie(self, response: Response, role: RoleName, value: str) -> None:
@@ -215,8 +218,13 @@ class Pages:
             max_age=COOKIE_MAX_AGE,
             httponly=True,
             samesite="lax",
-            path="/",
+            path=self.cookie_path,
         )
+
+    @property
+    def cookie_path(self) -> str:
+        """Workshops sharing a host name keep their cookies apart by path."""
+        return self.service.base or "/"
 
     # -- small JSON and assets ---------------------------------------------------------
     async def plugins_json(self, request: Request) -> Response:
@@ -289,6 +297,7 @@ def create_app(
 
     app = Starlette(routes=routes, lifespan=lifespan)
     app.add_middleware(TrustedHosts, allowed=allowed_hosts)
+    app.add_middleware(BasePath, base=service.base)
     app.add_middleware(SecurityHeaders)  # outermost: refusals carry the headers too
     return app
 

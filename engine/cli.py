@@ -261,6 +261,15 @@ def _broker_option(parser: argparse.ArgumentParser, what: str) -> None:
     )  # fmt: skip
 
 
+def _check_public_url(url: str | None) -> None:
+    from .guard import base_path
+
+    try:
+        base_path(url or "")
+    except ValueError as exc:
+        raise KitError(str(exc)) from None
+
+
 def _is_url(target: str) -> bool:
     return target.startswith(("postgresql://", "postgres://"))
 
@@ -349,6 +358,7 @@ def _serve(args: argparse.Namespace) -> int:
     from .server import Serving, run_server
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    _check_public_url(args.public_url)
     pm, paths, activities = _plugins()
     if args.store:
         if not _is_url(args.store):
@@ -375,6 +385,7 @@ def _edge(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     if not args.broker or not args.store:
         raise KitError("palabre edge needs --broker and --store (the writer's)")
+    _check_public_url(args.public_url)
     serving = Serving(args.host, args.port, args.public_url, tuple(args.allowed_host),
                       workshop=args.workshop, broker=args.broker)  # fmt: skip
     pm, _, activities = _plugins()

@@ -36,7 +36,7 @@ from starlette.websockets import WebSocket
 
 from .auth import COOKIE_NAMES, LANG_COOKIE, CookieSigner, Identity, RoleName
 from .broker import BEAT_SECONDS, Bus
-from .guard import TrustedHosts
+from .guard import BasePath, TrustedHosts
 from .hub import MAX_SOCKETS_PER_PARTICIPANT, Connection, Outgoing
 from .kits import LANGUAGES
 from .live import LiveEndpoint
@@ -273,6 +273,7 @@ def create_edge_app(
     renderer: Renderer,
     origins: frozenset[str],
     allowed_hosts: frozenset[str] = frozenset(),
+    base: str = "",
 ) -> Starlette:
     link = Link(bus)
     service = EdgeService(link, renderer)
@@ -296,5 +297,6 @@ def create_edge_app(
         lifespan=lifespan,
     )
     app.add_middleware(TrustedHosts, allowed=allowed_hosts)
+    app.add_middleware(BasePath, base=base)  # /amiens/ws: a workshop on a shared host
     app.state.link = link
     return app

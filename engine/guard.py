@@ -105,3 +105,50 @@ class TrustedHosts:
             return False
         name = host_name(headers[0].decode("latin-1"))
         return name is not None and (not self.allowed or name in self.allowed)
+
+
+# A workshop's path on a shared host name: letters, digits and - _ . only, a segment or more.
+BASE_PATH = re.compile(r"^(/[A-Za-z0-9._-]+)*$")
+
+
+def base_path(public_url: str) -> str:
+    """The path part of the public URL, without its trailing slash: "" for a host of its
+    own, "/amiens" for https://ateliers.example.org/amiens (docs/deployment.md: many
+    workshops on one host name, the proxy routing each path to its workshop's worker)."""
+    from urllib.parse import urlsplit
+
+    path = urlsplit(public_url).path.rstrip("/")
+    if not BASE_PATH.match(path):
+        raise ValueError(
+            f"--public-url: its path {path!r} may hold only letters, digits and - _ . / "
+            "(e.g. https://ateliers.example.org/amiens)"
+        )
+    return path
+
+
+class BasePath:
+    """Serves the app under its public URL's path: a request for /amiens/p is routed as /p
+    (Starlette's root_path), and links are built with the prefix (the `base` template
+    global). Requests without the prefix are served too: a proxy may strip it, and a health
+    check may come straight to the worker."""
+
+    def __init__(self, app: ASGIApp, base: str) -> None:
+        self.app = app
+        self.base = base
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "")
+        if (
+            self.base
+            and scope["type"] in ("http", "websocket")
+            and (path == self.base or path.startswith(self.base + "/"))
+        ):
+            scope = {**scope, "root_path": self.base}
+        await self.app(scope, receive, send)
+
+
+def route_path(scope: Scope) -> str:
+    """The request's path without the workshop's prefix (as the routes see it)."""
+    path: str = scope["path"]
+    root: str = scope.get("root_path", "")
+    return path[len(root) :] if root and path.startswith(root) else path

@@ -10,6 +10,7 @@ from starlette.responses import RedirectResponse, Response
 
 from .activity import N_, Rejection
 from .auth import normalise_join_code
+from .guard import route_path
 from .text import clean_text
 
 if TYPE_CHECKING:
@@ -55,9 +56,9 @@ class JoinPages:
         status: int = 200,
     ) -> Response:
         if self.pages.identity(request, "participant") and not error:
-            return RedirectResponse("/p", status_code=303)
+            return RedirectResponse(f"{self.service.base}/p", status_code=303)
         context: dict[str, Any] = {
-            "action": request.url.path,
+            "action": self.service.base + route_path(request.scope),
             "role": role,
             "tables": self.service.kit.tables,
             "form": form,
@@ -67,7 +68,7 @@ class JoinPages:
 
     async def _submit(self, request: Request, role: str) -> Response:
         if self.pages.identity(request, "participant"):
-            return RedirectResponse("/p", status_code=303)
+            return RedirectResponse(f"{self.service.base}/p", status_code=303)
         form = await _read_form(request)
         lang = self.pages.lang_for(request)
         try:
@@ -80,7 +81,7 @@ class JoinPages:
         except Rejection as rejection:
             error = self.service.renderer.gettext(lang, rejection.message, rejection.params)
             return self._form_or_redirect(request, role, form, error=error, status=400)
-        response = RedirectResponse("/p", status_code=303)
+        response = RedirectResponse(f"{self.service.base}/p", status_code=303)
         self.pages.set_cookie(
             response, "participant", self.service.signer.sign("participant", participant_id)
         )

@@ -49,6 +49,7 @@ class Renderer:
             for slug, cls in activities.items()
             if (activity_dir(cls) / "static" / f"{slug}.css").is_file()
         ]
+        self.base = ""
         self._names_used: dict[str, frozenset[str] | None] = {}
         self.translations: dict[str, NullTranslations] = {}
         self.envs: dict[str, Environment] = {}
@@ -67,8 +68,16 @@ class Renderer:
             env.install_gettext_translations(self.translations[lang], newstyle=True)  # type: ignore[attr-defined]
             env.globals["lang"] = lang
             env.globals["activity_stylesheets"] = self.stylesheets
+            env.globals["base"] = ""  # the public URL's path, before every link (set_base)
             pm.hook.prepare_jinja2_environment(env=env)
             self.envs[lang] = env
+
+    def set_base(self, base: str) -> None:
+        """Links in pages start with BASE ("/amiens"): a workshop served under a path."""
+        self.stylesheets[:] = [base + href.removeprefix(self.base) for href in self.stylesheets]
+        self.base = base
+        for env in self.envs.values():
+            env.globals["base"] = base
 
     def render(self, lang: str, template: str, context: dict[str, Any]) -> str:
         return self.envs[lang].get_template(template).render(context)

@@ -21,7 +21,7 @@ from .activity import Activity
 from .app import create_app
 from .auth import allowed_origins
 from .frames import FramedProtocol
-from .guard import host_name
+from .guard import base_path, host_name
 from .kits import Kit
 from .network import default_public_url, local_hosts, qr_terminal
 from .service import Service
@@ -235,7 +235,7 @@ def run_edge(
     found = EdgeSecrets(meta["workshop_id"], meta["cookie_key"], kit.language)
     app = create_edge_app(
         Bus(serving.broker, serving.workshop), found, Renderer(activities, pm),
-        serving.origins(), serving.trusted_hosts(),
+        serving.origins(), serving.trusted_hosts(), base_path(serving.url),
     )  # fmt: skip
     sys.stdout.write(
         f"Palabre edge for {kit.title!r} (workshop {serving.workshop!r}): sockets on "

@@ -20,6 +20,7 @@ from .activity import N_, Activity, Rejection
 from .auth import CookieSigner, Identity, new_facilitator_secret, new_join_code
 from .collector import Collector
 from .events import StoredEvent
+from .guard import base_path
 from .hub import Connection, Hub, encode
 from .kits import Kit, parse_kit
 from .network import qr_svg
@@ -92,6 +93,8 @@ class Service:
         self.signer = CookieSigner(self.secrets.cookie_key, self.secrets.workshop_id)
         self.renderer = Renderer(activities, pm)
         self.public_url = public_url.rstrip("/")
+        self.base = base_path(self.public_url)  # "/amiens": a workshop on a shared host
+        self.renderer.set_base(self.base)
         self.clock_offset = 0.0  # moved only by tests, through PALABRE_TEST_CLOCK
         self.views = Views(self.workshop, self.renderer, self._join_info())
         self.views.clock = self.clock

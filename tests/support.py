@@ -21,6 +21,13 @@ import httpx
 import websockets
 from websockets.exceptions import InvalidStatus
 
+
+def origin_of(url: str) -> str:
+    """What a browser sends as Origin: scheme, host and port, never a path."""
+    scheme, rest = url.split("://", 1)
+    return f"{scheme}://{rest.split('/', 1)[0]}"
+
+
 URL_LINE = re.compile(r"^(Facilitator|Screen|Join|Jury):\s+(\S+)$", re.M)
 
 
@@ -47,9 +54,12 @@ class Server:
     # Extra command-line options for `palabre serve` (e.g. ["--allowed-host", "x.test"]).
     args: list[str] = field(default_factory=list)
 
+    # A workshop served under a path of a shared host name ("/amiens"): links start with it.
+    path: str = ""
+
     @property
     def base(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"http://127.0.0.1:{self.port}{self.path}"
 
     def command(self) -> list[str]:
         return [sys.executable, "-m", "palabre.engine.cli", "serve", self.kit,
@@ -146,7 +156,7 @@ class Client:
 
     def join(self, name: str = "") -> Client:
         response = self.http.post(f"/j/{self.server.join_code}", data={"name": name})
-        assert response.status_code == 200 and response.url.path == "/p", response.text
+        assert response.status_code == 200 and response.url.path.endswith("/p"), response.text
         return self
 
     def cookie_header(self) -> str:
@@ -166,7 +176,7 @@ class Client:
     async def connect(self, origin: str | None = None) -> Client:
         url = self.server.base.replace("http", "ws", 1) + f"/ws?as={self.audience}"
         self.ws = await websockets.connect(
-            url, origin=origin or self.server.base,  # type: ignore[arg-type]
+            url, origin=origin or origin_of(self.server.base),  # type: ignore[arg-type]
             additional_headers={"Cookie": self.cookie_header()}, max_size=2**22,
             open_timeout=20,
         )
