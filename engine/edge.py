@@ -34,16 +34,21 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
+from .activity import N_
 from .auth import COOKIE_NAMES, LANG_COOKIE, CookieSigner, Identity, RoleName
 from .broker import BEAT_SECONDS, Bus
 from .guard import BasePath, TrustedHosts
-from .hub import MAX_SOCKETS_PER_PARTICIPANT, Connection, Outgoing
+from .hub import MAX_SOCKETS_PER_PARTICIPANT, Connection, Outgoing, encode
 from .kits import LANGUAGES
 from .live import LiveEndpoint
 from .render import Renderer
 
 log = logging.getLogger("palabre.edge")
 FLUSH_SECONDS = 0.002  # hellos and actions from many sockets share one publish
+# Actions one socket may have waiting for their ack. While no writer answers (a take-over
+# in progress), a phone keeps tapping: past this many, it is told to slow down instead of
+# the edge holding an ever longer list.
+MAX_PENDING = 64
 
 
 @dataclass(frozen=True)
@@ -263,8 +268,15 @@ class EdgeService:
 
     def submit(self, conn: Connection, identity: Identity, message: dict[str, Any]) -> None:
         cid = self.hub.cid.get(conn)
-        if cid is not None:
-            self.link.act(cid, message)
+        if cid is None:
+            return
+        if len(self.hub.pending.get(cid, ())) >= MAX_PENDING:
+            text = self.renderer.gettext(conn.lang, N_("Too many messages; please slow down."))
+            error = {"code": "slow_down", "message": text}
+            conn.push_reply(encode({"type": "ack", "id": message.get("id"), "ok": False,
+                                    "error": error}))  # fmt: skip
+            return
+        self.link.act(cid, message)
 
 
 def create_edge_app(

@@ -20,7 +20,7 @@ from turns import ACTIVITIES, Turns
 
 from palabre.engine.record import build_record
 from palabre.engine.replay import read_log
-from support import Client, Server, close_all, run
+from support import Client, Server, close_all, handshake_status, run
 
 CLOCK = {"PALABRE_TEST_CLOCK": "1"}
 
@@ -159,3 +159,62 @@ def test_the_writer_killed_during_the_vote_loses_nothing_and_phones_keep_their_s
         check_nothing_acknowledged_was_lost(cluster, voters)
     finally:
         cluster.stop()
+
+
+def test_an_edge_guards_its_sockets_as_a_single_server_does(tmp_path: Path) -> None:
+    """RELIABILITY rows 1, 2, 8 and 9 at an edge: Origin and cookie checked before accept,
+    oversized messages refused, a flooder slowed down then cut off."""
+    cluster = Cluster(tmp_path, edges=1).start()
+    edge = cluster.edge_workers[0]
+    try:
+        phone = Client(cluster.front, "participant").join("Awa")
+        cookie = phone.cookie_header()
+        public = cluster.public
+
+        async def main() -> None:
+            assert await handshake_status(edge, "participant", cookie, "https://evil.test") == 403
+            assert await handshake_status(edge, "participant", "", public) == 403
+            forged = "palabre_p=" + cookie.split("=", 1)[1][:-3] + "AAA"
+            assert await handshake_status(edge, "participant", forged, public) == 403
+            assert await handshake_status(edge, "facilitator", cookie, public) == 403
+            assert await handshake_status(edge, "participant", cookie, public) == 101
+
+            big = await phone.copy().connect()
+            await big.send_raw("x" * (64 * 1024 + 1))
+            assert await big.closed() == 1009
+
+            flooder = await phone.copy().connect()
+            for n in range(300):
+                try:
+                    await flooder.send("vote", {"item": "none"}, "vote", f"flood-{n}")
+                except websockets.ConnectionClosed:
+                    break
+            assert await flooder.closed() == 1008
+            codes = {a["error"]["code"] for a in flooder.acks.values() if not a["ok"]}
+            assert "slow_down" in codes
+            await close_all(big, flooder)
+
+        run(main())
+    finally:
+        cluster.stop()
+
+
+def test_a_writer_or_an_edge_without_its_broker_refuses_to_start(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from support import free_port
+
+    dead = f"redis://127.0.0.1:{free_port()}/0"  # nothing listens there
+    cli = [sys.executable, "-m", "palabre.engine.cli"]
+    serve = subprocess.run([*cli, "serve", "--db", str(tmp_path / "w.db"), "--broker", dead],
+                           capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert serve.returncode == 1 and "cannot reach the broker" in serve.stderr, serve.stderr
+    assert not (tmp_path / "w.db").exists()  # refused before anything was created
+    edge = subprocess.run([*cli, "edge", "--public-url", "http://127.0.0.1:8000"],
+                          capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert edge.returncode == 1 and "needs --broker and --store" in edge.stderr, edge.stderr
+    path = subprocess.run([*cli, "serve", "--db", str(tmp_path / "w.db"),
+                           "--public-url", "http://127.0.0.1:8000/a b"],
+                          capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert path.returncode == 1 and "may hold only letters" in path.stderr, path.stderr
