@@ -31,6 +31,7 @@ BEAT_SECONDS = 1.0
 # An edge not heard from for this long is gone: its sockets are forgotten by the writer.
 EDGE_TIMEOUT_SECONDS = 5.0
 RETRY_SECONDS = 0.5
+MAX_QUEUED = 10_000  # messages waiting for Redis: about a minute of ticks and beats
 NO_REDIS = "--broker needs the redis package: pip install 'palabre[broker]'"
 
 
@@ -71,6 +72,13 @@ class Bus:
 
     def publish(self, suffix: str, message: dict[str, Any]) -> None:
         """Queued, then sent in order by one task: callers are synchronous (the tick)."""
+        if self._queue.qsize() >= MAX_QUEUED:
+            # Redis has been away for a while. What waits is stale views (newer ones will
+            # follow), hellos (sent again on resubscribing) and actions (edges send them
+            # again): dropped, rather than memory growing without end.
+            log.warning("broker unreachable: %d queued messages dropped", self._queue.qsize())
+            while not self._queue.empty():
+                self._queue.get_nowait()
         self._queue.put_nowait((self.name(suffix), dumps(message)))
 
     def start(self, listen: list[str], handle: Callable[[str, Any], Awaitable[None] | None],

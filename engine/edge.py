@@ -236,6 +236,8 @@ class Link:
             self.writer_epoch = epoch
             if known or body.get("k") == "writer":
                 self.again()
+        elif body.get("again"):
+            self.again()  # the writer lost its subscription: it may have missed hellos
         kind = body.get("k")
         if kind == "views":
             self.hub.shared_views(body.get("shared", []))

@@ -112,9 +112,13 @@ class Relay:
 
     async def start(self) -> None:
         await self.bus.check()
-        self.bus.start(["inbox"], self.handle)
-        self.bus.publish("views", {"k": "writer", "epoch": self.epoch})
+        # On every (re)subscription: edges say hello again for every socket, since what
+        # they sent while this writer was not listening is lost.
+        self.bus.start(["inbox"], self.handle, on_connect=self._listening)
         asyncio.get_running_loop().create_task(self._beat())
+
+    def _listening(self) -> None:
+        self.bus.publish("views", {"k": "writer", "epoch": self.epoch, "again": True})
 
     async def _beat(self) -> None:
         while True:

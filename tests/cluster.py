@@ -74,10 +74,11 @@ class Edge(Server):
 
     workshop: str = ""
     public_url: str = ""
+    redis: str = REDIS
 
     def command(self) -> list[str]:
         return [sys.executable, "-m", "palabre.engine.cli", "edge", "--store", POSTGRES,
-                "--workshop", self.workshop, "--broker", REDIS, "--host", "127.0.0.1",
+                "--workshop", self.workshop, "--broker", self.redis, "--host", "127.0.0.1",
                 "--port", str(self.port), "--public-url", self.public_url]  # fmt: skip
 
 
@@ -90,6 +91,7 @@ class Cluster:
     edges: int = 2
     standby: bool = False
     env: dict[str, str] = field(default_factory=dict)
+    redis: str = REDIS
     workshop: str = field(default_factory=lambda: "test-" + secrets.token_hex(6))
     port: int = field(default_factory=free_port)
     writer: Server | None = None
@@ -102,7 +104,7 @@ class Cluster:
         return f"http://127.0.0.1:{self.port}"
 
     def _writer(self, *extra: str) -> Server:
-        args = ["--store", POSTGRES, "--workshop", self.workshop, "--broker", REDIS,
+        args = ["--store", POSTGRES, "--workshop", self.workshop, "--broker", self.redis,
                 "--public-url", self.public, *extra]  # fmt: skip
         return Server(self.folder / "unused.db", kit=self.kit, args=args, env=self.env)
 
@@ -115,7 +117,7 @@ class Cluster:
                              daemon=True).start()  # fmt: skip
         for _ in range(self.edges):
             edge = Edge(self.folder / "unused.db", workshop=self.workshop,
-                        public_url=self.public, env=self.env)  # fmt: skip
+                        public_url=self.public, env=self.env, redis=self.redis)  # fmt: skip
             self.edge_workers.append(edge.start())
         self._start_proxy(nginx)
         self.front = Server(self.folder / "unused.db", port=self.port)
@@ -152,3 +154,33 @@ class Cluster:
         for worker in [*self.edge_workers, self.writer, self.spare]:
             if worker is not None:
                 worker.stop()
+
+
+@dataclass
+class Redis:
+    """A Redis of a test's own, to kill and start again (Debian's redis-server)."""
+
+    port: int = field(default_factory=free_port)
+    proc: subprocess.Popen[str] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> Redis:
+        binary = shutil.which("redis-server") or "/usr/bin/redis-server"
+        command = [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+                   "--appendonly", "no"]  # fmt: skip
+        quiet = subprocess.DEVNULL
+        self.proc = subprocess.Popen(command, stdout=quiet, stderr=quiet)
+        _wait_for_port(self.port, time.monotonic() + 20)
+        return self
+
+    def kill(self) -> None:
+        assert self.proc is not None
+        self.proc.kill()
+        self.proc.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.kill()

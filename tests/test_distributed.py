@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 import websockets
-from cluster import Cluster, require_services
+from cluster import Cluster, Redis, require_services
 from test_postgres_store import comparable
 from turns import ACTIVITIES, Turns
 
@@ -218,3 +218,36 @@ def test_a_writer_or_an_edge_without_its_broker_refuses_to_start(tmp_path: Path)
                            "--public-url", "http://127.0.0.1:8000/a b"],
                           capture_output=True, text=True, timeout=60)  # fmt: skip
     assert path.returncode == 1 and "may hold only letters" in path.stderr, path.stderr
+
+
+def test_redis_restarted_during_the_vote_loses_nothing(tmp_path: Path) -> None:
+    """The broker keeps nothing: when it comes back, edges say hello again, unacknowledged
+    actions are sent again, and every phone is shown the log's state."""
+    require_services()
+    redis = Redis().start()
+    cluster = Cluster(tmp_path, edges=2, redis=redis.url).start()
+    try:
+
+        async def main() -> list[Voter]:
+            voters, item, facilitator = await room_at_the_vote(cluster, 6)
+            voting = asyncio.gather(*(v.vote(item, 41) for v in voters))
+            await asyncio.sleep(0.4)
+            redis.kill()
+            before = sum(len(v.ok) for v in voters)
+            await asyncio.sleep(1.5)
+            redis.start()
+            await asyncio.wait_for(voting, 120)
+            assert 0 < before < sum(len(v.ok) for v in voters)
+            for voter in voters:  # 41 actions: vote, unvote, ..., vote: one dot used
+                await voter.client.wait_for(
+                    lambda v=voter: "4 gommettes" in v.client.regions.get("personal", ""), 30
+                )
+            await close_all(facilitator, *(v.client for v in voters))
+            return voters
+
+        voters = run(main(), timeout=300)
+        assert sum(v.reconnects for v in voters) == 0
+        check_nothing_acknowledged_was_lost(cluster, voters)
+    finally:
+        cluster.stop()
+        redis.stop()
