@@ -30,13 +30,15 @@ REDIS = os.environ.get("PALABRE_TEST_REDIS", "")
 DOC = Path(__file__).resolve().parent.parent / "docs" / "deployment.md"
 
 
-def require_services() -> str:
-    """The nginx binary; skips (or fails, in CI) without PostgreSQL, Redis or nginx."""
+def require_services(caddy: bool = False) -> str:
+    """The nginx binary; skips (or fails, in CI) without PostgreSQL, Redis or nginx (or
+    Caddy, when asked)."""
     nginx = shutil.which("nginx") or next(
         (p for p in ("/usr/sbin/nginx", "/usr/bin/nginx") if os.path.exists(p)), None
     )
-    missing = [name for name, there in (("PALABRE_TEST_POSTGRES", POSTGRES),
-               ("PALABRE_TEST_REDIS", REDIS), ("nginx", nginx)) if not there]  # fmt: skip
+    needed = [("PALABRE_TEST_POSTGRES", POSTGRES), ("PALABRE_TEST_REDIS", REDIS),
+              ("nginx", nginx)] + ([("caddy", shutil.which("caddy"))] if caddy else [])  # fmt: skip
+    missing = [name for name, there in needed if not there]
     if missing:
         if os.environ.get("PALABRE_REQUIRE_SERVICES") == "1":
             pytest.fail(f"{', '.join(missing)} required here (.ci/run provides them)")
@@ -45,10 +47,10 @@ def require_services() -> str:
     return nginx
 
 
-def documented_edges_block() -> str:
-    pattern = r"<!-- tested: nginx edges -->\n```nginx\n(.*?)```"
+def documented_edges_block(kind: str = "nginx") -> str:
+    pattern = rf"<!-- tested: {kind} edges -->\n```{kind}\n(.*?)```"
     found = re.search(pattern, DOC.read_text("utf-8"), re.S)
-    assert found, "docs/deployment.md has no tested nginx edges block"
+    assert found, f"docs/deployment.md has no tested {kind} edges block"
     return found[1]
 
 
@@ -92,6 +94,7 @@ class Cluster:
     standby: bool = False
     env: dict[str, str] = field(default_factory=dict)
     redis: str = REDIS
+    proxy_kind: str = "nginx"  # or "caddy": docs/deployment.md has both
     workshop: str = field(default_factory=lambda: "test-" + secrets.token_hex(6))
     port: int = field(default_factory=free_port)
     writer: Server | None = None
@@ -109,7 +112,7 @@ class Cluster:
         return Server(self.folder / "unused.db", kit=self.kit, args=args, env=self.env)
 
     def start(self) -> Cluster:
-        nginx = require_services()
+        nginx = require_services(caddy=self.proxy_kind == "caddy")
         self.writer = self._writer().start()
         if self.standby:
             self.spare = self._writer("--wait-for-lock", "300")
@@ -127,16 +130,25 @@ class Cluster:
     def _start_proxy(self, nginx: str) -> None:
         assert self.writer is not None
         spare_port = self.spare.port if self.spare else free_port()
-        block = documented_edges_block()
+        block = documented_edges_block(self.proxy_kind)
         block = block.replace("127.0.0.1:8001", f"127.0.0.1:{self.writer.port}")
         block = block.replace("127.0.0.1:8002", f"127.0.0.1:{spare_port}")
-        edge_lines = [f"    server 127.0.0.1:{e.port} max_fails=1 fail_timeout=2s;"
-                      for e in self.edge_workers]  # fmt: skip
-        block = re.sub(r"(upstream palabre_national_edges \{\n)(.*?)(\n\})",
-                       lambda m: m[1] + "\n".join(edge_lines) + m[3], block, flags=re.S)
-        folder = self.folder / "nginx"
+        folder = self.folder / self.proxy_kind
         folder.mkdir(exist_ok=True)
-        command = nginx_command(nginx, folder, block, self.port)
+        if self.proxy_kind == "caddy":
+            edges = " ".join(f"127.0.0.1:{e.port}" for e in self.edge_workers)
+            block = block.replace("127.0.0.1:8101 127.0.0.1:8102", edges)
+            block = block.replace("national.ateliers.example.org", self.public)
+            (folder / "Caddyfile").write_text("{\n\tadmin off\n}\n\n" + block, "utf-8")
+            caddy = shutil.which("caddy") or "/usr/bin/caddy"
+            command = [caddy, "run", "--config", str(folder / "Caddyfile"), "--adapter",
+                       "caddyfile"]  # fmt: skip
+        else:
+            edge_lines = [f"    server 127.0.0.1:{e.port} max_fails=1 fail_timeout=2s;"
+                          for e in self.edge_workers]  # fmt: skip
+            block = re.sub(r"(upstream palabre_national_edges \{\n)(.*?)(\n\})",
+                           lambda m: m[1] + "\n".join(edge_lines) + m[3], block, flags=re.S)
+            command = nginx_command(nginx, folder, block, self.port)
         self.proxy = subprocess.Popen(command, stdout=subprocess.DEVNULL,
                                       stderr=subprocess.PIPE, text=True, cwd=folder)  # fmt: skip
         _wait_for_port(self.port, time.monotonic() + 20)

@@ -103,10 +103,11 @@ def check_nothing_acknowledged_was_lost(cluster: Cluster, voters: list[Voter]) -
     assert sum(by_id.values()) == sum(len(v.ok) for v in voters)
 
 
+@pytest.mark.parametrize("proxy", ["nginx", "caddy"])
 def test_an_edge_killed_during_the_vote_loses_nothing_and_its_phones_move(
-    tmp_path: Path,
+    proxy: str, tmp_path: Path
 ) -> None:
-    cluster = Cluster(tmp_path, edges=2).start()
+    cluster = Cluster(tmp_path, edges=2, proxy_kind=proxy).start()
     try:
 
         async def main() -> list[Voter]:
