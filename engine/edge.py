@@ -24,6 +24,7 @@ import logging
 import os
 import secrets
 import time
+from collections import deque
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -38,7 +39,7 @@ from .activity import N_
 from .auth import COOKIE_NAMES, LANG_COOKIE, CookieSigner, Identity, RoleName
 from .broker import BEAT_SECONDS, Bus
 from .guard import BasePath, TrustedHosts
-from .hub import MAX_SOCKETS_PER_PARTICIPANT, Connection, Outgoing, encode
+from .hub import MAX_SOCKETS_PER_PARTICIPANT, Connection, Outgoing, Pacer, encode
 from .kits import LANGUAGES
 from .live import LiveEndpoint
 from .render import Renderer
@@ -88,6 +89,11 @@ class EdgeHub:
         self.shared: dict[tuple[str, str], Outgoing] = {}  # newest per audience and lang
         self.pending: dict[str, dict[str, dict[str, Any]]] = {}  # cid -> action id -> act
         self.greeting: set[str] = set()  # hello sent: the writer's fresh views are coming
+        # Pacing of the shared views (fan_out): which wait, until when, what they cost.
+        self.waiting: set[tuple[str, str]] = set()
+        self.not_before: dict[tuple[str, str], float] = {}
+        self.costs: dict[tuple[str, str], deque[float]] = {}
+        self._timer: asyncio.TimerHandle | None = None
 
     def add(self, conn: Connection) -> list[Connection]:
         cid = next(self.ids)
@@ -139,12 +145,48 @@ class EdgeHub:
             self.link.fresh(cid)
 
     # -- from the writer -------------------------------------------------------------------
-    def shared_views(self, shared: list[list[str]]) -> None:
+    def shared_views(self, shared: list[list[str]], urgent: bool = False) -> None:
         for audience, lang, text in shared:
-            message = Outgoing(text)  # framed once, on first use, for every socket here
-            self.shared[(audience, lang)] = message
-            for conn in self.by_key.get((audience, lang), ()):
+            key = (audience, lang)
+            self.shared[key] = Outgoing(text)  # framed once, on first use, for every socket
+            self.waiting.add(key)
+        self.fan_out(urgent)
+
+    def fan_out(self, urgent: bool = False) -> None:
+        """Each audience's newest view to its sockets here, paced by what sending it costs
+        (as hub.Pacer does in one process): the writer's pacing sees only its render and
+        one publish, not this edge's thousands of writes. The facilitator's actions are
+        never held back (URGENT); a newer view replaces one still waiting."""
+        now = time.monotonic()
+        for key in [k for k in self.waiting if urgent or now >= self.not_before.get(k, 0.0)]:
+            self.waiting.discard(key)
+            started = time.perf_counter()
+            message = self.shared[key]
+            for conn in self.by_key.get(key, ()):
                 conn.push_view("shared", message)
+            self._sent(key, time.perf_counter() - started)
+        if self.waiting:
+            self._wake_in(max(0.0, min(self.not_before[k] for k in self.waiting) - now))
+
+    def _sent(self, key: tuple[str, str], cost: float) -> None:
+        recent = self.costs.setdefault(key, deque(maxlen=5))
+        recent.append(cost)
+        typical = sorted(recent)[len(recent) // 2]
+        floor = Pacer.FLOOR["participant"] if key[0] == "participant" else 0.0
+        interval = min(max(floor, typical * Pacer.FACTOR), Pacer.CEILING)
+        self.not_before[key] = time.monotonic() + interval
+
+    def _wake_in(self, seconds: float) -> None:
+        loop = asyncio.get_running_loop()
+        if self._timer is not None and self._timer.when() <= loop.time() + seconds:
+            return
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer = loop.call_later(seconds, self._timer_fired)
+
+    def _timer_fired(self) -> None:
+        self._timer = None
+        self.fan_out()
 
     def batch(self, body: dict[str, Any]) -> None:
         msgs = [Outgoing(text) for text in body.get("msgs", ())]
@@ -240,7 +282,7 @@ class Link:
             self.again()  # the writer lost its subscription: it may have missed hellos
         kind = body.get("k")
         if kind == "views":
-            self.hub.shared_views(body.get("shared", []))
+            self.hub.shared_views(body.get("shared", []), bool(body.get("urgent")))
         elif kind == "batch":
             self.hub.batch(body)
 

@@ -306,10 +306,15 @@ class Hub:
         return message
 
     def flush(
-        self, changes: Changes, audiences: set[str] | None = None, urgent: bool = False
+        self,
+        changes: Changes,
+        audiences: set[str] | None = None,
+        urgent: bool = False,
+        personal: bool = True,
     ) -> float | None:
         """Sends what changed; returns in how many seconds to call again for the audiences
-        held back (None: none is)."""
+        held back (None: none is). With PERSONAL false, the caller sends the personal views
+        itself (`flush_personal`), after handing the shared ones over."""
         self._fresh_this_tick.clear()
         self.pacer.stale |= set(AUDIENCES) if changes.shared else set(audiences or ())
         corked = list(self.by_audience["participant"]) if changes.all_participants else []
@@ -320,11 +325,15 @@ class Hub:
                 started = time.perf_counter()
                 self._flush_shared(audience)
                 self.pacer.sent(audience, time.perf_counter() - started)
-            self._flush_personal(changes)
+            if personal:
+                self._flush_personal(changes)
         finally:
             for conn in corked:
                 conn.uncork()
         return self.pacer.wait()
+
+    def flush_personal(self, changes: Changes) -> None:
+        self._flush_personal(changes)
 
     def _flush_personal(self, changes: Changes) -> None:
         remote = self.remote

@@ -164,10 +164,12 @@ class Relay:
     def close(self, conn: RemoteConnection, code: int, reason: str) -> None:
         self.batch(conn.edge).close.append((conn.cid, code, reason))
 
-    def flush(self) -> None:
-        """After each tick (and each inbox message): what it produced, one publish each."""
+    def flush(self, urgent: bool = False) -> None:
+        """After each tick (and each inbox message): what it produced, one publish each.
+        URGENT (the facilitator acted): edges send the shared views at once, unpaced."""
         if self._shared:
-            self.bus.publish("views", {"k": "views", "epoch": self.epoch, "shared": self._shared})
+            message = {"k": "views", "epoch": self.epoch, "shared": self._shared}
+            self.bus.publish("views", message | ({"urgent": True} if urgent else {}))
             self._shared = []
         batches, self._batches = self._batches, {}
         for edge, batch in batches.items():

@@ -301,7 +301,7 @@ class Service:
             if not conn.push_reply(reply):
                 asyncio.ensure_future(conn.websocket.close(code=1008))
         try:
-            wait = self.hub.flush(tick.changes, touched, tick.urgent)
+            wait = self.hub.flush(tick.changes, touched, tick.urgent, personal=not self.relay)
         except Exception:
             # Views render plugin code; a bug there must not stop the tick loop.
             log.exception("could not send the new views")
@@ -309,9 +309,28 @@ class Service:
         if wait is not None:
             self._wake_in(wait)
         if self.relay is not None:
-            self.relay.flush()  # after the commit: the edges' acks, and the views once
+            # After the commit: the edges' acks and the shared views go out first; the
+            # personal views (a step change renders one per phone: seconds for 100,000)
+            # follow in a callback of their own, once those bytes are on their way.
+            self.relay.flush(tick.urgent)
+            self._later(self._flush_remote_personal, tick.changes)
         for event in tick.events:
             self._notify(event)
+
+    def _flush_remote_personal(self, changes: Changes) -> None:
+        assert self.relay is not None
+        try:
+            self.hub.flush_personal(changes)
+        except Exception:
+            log.exception("could not send the new personal views")
+        self.relay.flush()
+
+    @staticmethod
+    def _later(callback: Callable[[Changes], None], changes: Changes) -> None:
+        try:
+            asyncio.get_running_loop().call_soon(callback, changes)
+        except RuntimeError:
+            callback(changes)  # a test driving ticks by hand
 
     def _wake_in(self, seconds: float) -> None:
         """A tick for the audiences the hub held back (see hub.Pacer)."""
