@@ -1,7 +1,8 @@
 """Phones in bulk: worker processes, each holding thousands of cheap WebSocket phones.
 
 A phone joins through the real join flow (POST /j/<code>, cookie `palabre_p`), opens
-/ws?as=participant with Origin and Cookie as a browser would, answers pings, and keeps only
+/ws?as=participant with Origin and Cookie as a browser would (on the target's `port`, or
+round-robin over its `ports`: edge workers behind an L4 balancer), answers pings, and keeps only
 what the bench measures: when its views arrived (first `shared` and `personal` view since
 the last `arm`), and for each of its acts the send time, the ack time and the ack's event
 seq. It never parses a view (see wire.py).
@@ -51,12 +52,12 @@ def raise_open_files() -> int:
 
 class Phone(asyncio.Protocol):
     __slots__ = (
-        "worker", "index", "cookie", "transport", "splitter", "head", "opened", "closed",
+        "worker", "index", "cookie", "port", "transport", "splitter", "head", "opened", "closed",
         "t_shared", "t_personal", "waiting", "handshaken", "ready", "sent", "held",
     )  # fmt: skip
 
-    def __init__(self, worker: Worker, index: int, cookie: str) -> None:
-        self.worker, self.index, self.cookie = worker, index, cookie
+    def __init__(self, worker: Worker, index: int, cookie: str, port: int) -> None:
+        self.worker, self.index, self.cookie, self.port = worker, index, cookie, port
         self.transport: Any = None
         self.splitter = FrameSplitter()
         self.head = bytearray()
@@ -72,7 +73,7 @@ class Phone(asyncio.Protocol):
     def connection_made(self, transport: Any) -> None:
         self.transport = transport
         w = self.worker
-        transport.write(handshake(w.host, w.port, w.ws_path, w.origin, self.cookie))
+        transport.write(handshake(w.host, self.port, w.ws_path, w.origin, self.cookie))
 
     def data_received(self, data: bytes) -> None:
         if not self.opened:
@@ -148,7 +149,7 @@ class Worker:
     def __init__(self, pipe: Any, number: int) -> None:
         self.pipe, self.number = pipe, number
         self.phones: list[Phone] = []
-        self.host, self.port, self.ws_path, self.origin = "127.0.0.1", 0, "/ws", ""
+        self.host, self.ws_path, self.origin = "127.0.0.1", "/ws", ""
         self.pending: dict[bytes, float] = {}  # action id -> send time
         self.acks: list[tuple[float, float, int, str]] = []  # sent, acked, seq, error code
         self.counter = self.received = self.bytes = self.errors = self.closed = 0
@@ -214,13 +215,19 @@ class Worker:
         timeout: float,
     ) -> dict[str, Any]:
         """Join then connect every name, as fast as the bounds allow from `start` on."""
-        self.host, self.port = target["host"], target["port"]
-        self.ws_path, self.origin = "/ws?as=participant", target["origin"]
+        self.host, self.origin = target["host"], target["origin"]
+        self.ws_path = "/ws?as=participant"
+        ports = target.get("ports") or [target["port"]]
         joining, connecting = asyncio.Semaphore(joins_at_once), asyncio.Semaphore(connects_at_once)
         await asyncio.sleep(max(0.0, start - time.monotonic()))
+        # Round-robin from the worker's number on, so that every port gets its share however
+        # many workers there are.
         tasks = [
-            asyncio.create_task(self._one_phone(target, n, joining, connecting)) for n in names
-        ]
+            asyncio.create_task(self._one_phone(
+                target, name, ports[(self.number + i) % len(ports)], joining, connecting
+            ))
+            for i, name in enumerate(names)
+        ]  # fmt: skip
         done, late = await asyncio.wait(tasks, timeout=timeout) if tasks else (set(), set())
         for task in late:
             task.cancel()
@@ -242,6 +249,7 @@ class Worker:
         self,
         target: dict[str, Any],
         name: str,
+        port: int,
         joining: asyncio.Semaphore,
         connecting: asyncio.Semaphore,
     ) -> tuple[float, float, str]:
@@ -265,13 +273,11 @@ class Worker:
         if not cookie:
             return 0.0, 0.0, reason
         joined = time.monotonic()
-        phone = Phone(self, len(self.phones), cookie)
+        phone = Phone(self, len(self.phones), cookie, port)
         self.phones.append(phone)
         async with connecting:
             try:
-                await asyncio.get_running_loop().create_connection(
-                    lambda: phone, self.host, self.port
-                )
+                await asyncio.get_running_loop().create_connection(lambda: phone, self.host, port)
             except OSError as exc:
                 phone._settle(f"connect {type(exc).__name__}")
             await phone.handshaken

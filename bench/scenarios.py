@@ -9,7 +9,7 @@ Each returns plain figures (floats) for the report. How each is measured:
   concurrent joins and connects allow, all starting at one instant; the figure is the time
   until the last phone has its first view of both streams.
 - memory: server RSS after the storm minus RSS before it (screen and facilitator already
-  on), divided by the phones connected.
+  on), divided by the phones connected; the same for every watched process (edge workers).
 - votes to projector: after a `reset`, phones spend their dots (one per item: never refused)
   at the given aggregate rate. Only votes happen, so the bars' sum on the screen only grows,
   and the vote whose ack carries event seq s is the (s - s0)-th, s0 the seq before the first:
@@ -21,6 +21,11 @@ Each returns plain figures (floats) for the report. How each is measured:
   offered rates; a level is sustained if acks (sent after the commit, synchronous=FULL) come
   back at >= 95 % of the offered rate with p99 <= the bound and nothing refused (a level
   that breaks is run a second time before the ramp stops).
+
+Each scenario also reports, over the same window, the CPU of every watched process
+(targets.Watch: the server alone, or the writer, each edge worker, Redis and PostgreSQL) and
+the broker's counters: `<name>_cpu_pct` and `<counter>_per_s` over time, and per phone in the
+storm, per change for step changes.
 """
 
 from __future__ import annotations
@@ -37,7 +42,19 @@ from pathlib import Path
 from typing import Any
 
 from phones import Fleet
-from targets import Room, cpu_seconds, prepare, rss_kib, start, target_of
+from targets import (
+    Room,
+    Target,
+    Watch,
+    change,
+    each,
+    over_time,
+    prepare,
+    start,
+    stop,
+    target_of,
+    watch_of,
+)
 
 DOTS = 5  # quick-start's budget per participant (one dot per item in `spend` mode)
 
@@ -71,27 +88,25 @@ def percentile(values: list[float], q: float) -> float:
 
 async def run_once(fleet: Fleet, kind: str, n: int, opts: Options) -> dict[str, Any]:
     server = start(kind, opts.folder, opts.templates)
-    assert server.proc is not None
-    pid = server.proc.pid
     out: dict[str, Any] = {"load_1min": os.getloadavg()[0]}
     try:
+        watch = watch_of(server)
+        pid = watch.server
         room = await prepare(server)
         await fleet.all("forget")
         profiling = opts.profile is not None and kind == "palabre" and n == opts.profile_phones
         spy = Profiler(opts, pid, f"storm-{n}", profiling)
-        out["storm"], out["memory"] = await storm(fleet, server, pid, n, opts)
+        out["storm"], out["memory"] = await storm(fleet, server, watch, n, opts)
         spy.stop()
-        out["votes"] = await votes(fleet, room, pid, n, opts, profiling)
-        out["steps"] = await steps(fleet, room, pid, n, opts, profiling)
+        out["votes"] = await votes(fleet, room, watch, n, opts, profiling)
+        out["steps"] = await steps(fleet, room, watch, n, opts, profiling)
         if n == opts.ingest_phones:
             spy = Profiler(opts, pid, f"ingest-{n}", opts.profile is not None and kind == "palabre")
-            out["ingest"] = await ingest(fleet, room, opts)
+            out["ingest"] = await ingest(fleet, room, watch, opts)
             spy.stop()
         await room.close()
     finally:
-        server.stop()
-        for suffix in ("", "-wal", "-shm", ".lock"):
-            Path(f"{server.db}{suffix}").unlink(missing_ok=True)
+        stop(server)
         await fleet.all("forget")
     return out
 
@@ -102,10 +117,10 @@ async def live_per_worker(fleet: Fleet) -> list[int]:
 
 # -- join storm and memory ------------------------------------------------------------------
 async def storm(
-    fleet: Fleet, server: Any, pid: int, n: int, opts: Options
+    fleet: Fleet, server: Target, watch: Watch, n: int, opts: Options
 ) -> tuple[dict[str, float], dict[str, float]]:
     await asyncio.sleep(0.5)
-    before = rss_kib(pid)
+    before, used = watch.rss(), watch.read()
     names = [f"Habitant {i + 1}" for i in range(n)]
     chunks, at = [], 0
     for size in fleet.split(n):
@@ -129,26 +144,30 @@ async def storm(
     if not ready:
         raise RuntimeError(f"no phone connected with a view; failures: {failures}")
     await asyncio.sleep(1.0)  # let the last views leave the server's buffers
-    after = rss_kib(pid)
-    storm_figures = {
+    after, used = watch.rss(), change(used, watch.read())
+    storm_figures: dict[str, float] = {
         "all_ready_s": max(ready) - begin if ready else math.nan,
         "half_ready_s": percentile(ready, 50) - begin,
         "all_joined_s": max(joined) - begin if joined else math.nan,
         "ready": float(len(ready)),
         "failed": float(n - len(ready)),
         "failures": failures,  # type: ignore[dict-item]
+        **each(used, len(ready), "phone"),
     }
     memory = {
-        "kib_per_phone": (after - before) / len(ready) if ready else math.nan,
-        "rss_before_mib": before / 1024,
-        "rss_after_mib": after / 1024,
+        "kib_per_phone": (after["server"] - before["server"]) / len(ready),
+        "rss_before_mib": before["server"] / 1024,
+        "rss_after_mib": after["server"] / 1024,
     }
+    for name in sorted(after.keys() - {"server"}):
+        memory[f"{name}_kib_per_phone"] = (after[name] - before[name]) / len(ready)
+        memory[f"{name}_rss_after_mib"] = after[name] / 1024
     return storm_figures, memory
 
 
 # -- votes to projector ---------------------------------------------------------------------
 async def votes(
-    fleet: Fleet, room: Room, pid: int, n: int, opts: Options, profiling: bool
+    fleet: Fleet, room: Room, watch: Watch, n: int, opts: Options, profiling: bool
 ) -> dict[str, float]:
     screen = room.screen
     await fleet.all("reset_ballots")
@@ -156,18 +175,21 @@ async def votes(
     await screen.until(lambda: screen.total() == 0)
     live = await live_per_worker(fleet)
     phones = sum(live)
+    received = await received_by_phones(fleet)
     seconds = min(opts.vote_seconds, 0.9 * phones * DOTS / opts.vote_rate)
-    spy = Profiler(opts, pid, f"votes-{n}", profiling)
+    spy = Profiler(opts, watch.server, f"votes-{n}", profiling)
     begin = time.monotonic() + 0.5
     mark = len(screen.log)
     shares = [opts.vote_rate * k / max(1, phones) for k in live]
-    cpu, answers = await asyncio.gather(
-        server_cpu(pid, begin, seconds),
+    used, answers = await asyncio.gather(
+        window(watch, begin, seconds),
         fleet.each(
             [("vote", begin, seconds, r, "spend", "vote", room.items, DOTS, 5.0) for r in shares]
         ),
     )
     spy.stop()
+    # Messages to the phones (views and acks), from the window's start to the last ack.
+    received = change(received, await received_by_phones(fleet))
     acks = [a for answer in answers for a in answer["acks"]]
     ok = sorted((seq, sent) for sent, _, seq, code in acks if not code)
     try:  # the screen's last view may still be on its way when the last ack is in
@@ -194,8 +216,10 @@ async def votes(
         "screen_p99_ms": 1000 * percentile(latencies, 99),
         "ack_p50_ms": percentile(ack_ms, 50),
         "ack_p99_ms": percentile(ack_ms, 99),
-        "server_cpu_pct": 100 * cpu / seconds,
+        **over_time(used, seconds),
         "votes_per_s": len(ok) / seconds,
+        "phone_msgs_per_s": received["msgs"] / seconds,
+        "phone_bytes_per_s": received["bytes"] / seconds,
         "screen_views_per_s": len(shown) / seconds,
         "phones_cpu_pct": 100 * sum(a["cpu"] for a in answers) / seconds,
         "seconds": seconds,
@@ -206,11 +230,17 @@ async def votes(
     }
 
 
-async def server_cpu(pid: int, begin: float, seconds: float) -> float:
+async def window(watch: Watch, begin: float, seconds: float) -> dict[str, float]:
+    """What the watched processes used (and the counters counted) from `begin` on."""
     await asyncio.sleep(max(0.0, begin - time.monotonic()))
-    before = cpu_seconds(pid)
+    before = watch.read()
     await asyncio.sleep(seconds)
-    return cpu_seconds(pid) - before
+    return change(before, watch.read())
+
+
+async def received_by_phones(fleet: Fleet) -> dict[str, float]:
+    stats = await fleet.all("stats")
+    return {"msgs": sum(s["received"] for s in stats), "bytes": sum(s["bytes"] for s in stats)}
 
 
 class Profiler:
@@ -237,21 +267,23 @@ class Profiler:
 
 # -- step change ----------------------------------------------------------------------------
 async def steps(
-    fleet: Fleet, room: Room, pid: int, n: int, opts: Options, profiling: bool
+    fleet: Fleet, room: Room, watch: Watch, n: int, opts: Options, profiling: bool
 ) -> dict[str, float]:
     screen, lasts, everyone, on_screen, missing = room.screen, [], [], [], 0
-    at_vote, cpu, busy, phones_cpu = True, 0.0, 0.0, 0.0
-    spy = Profiler(opts, pid, f"steps-{n}", profiling)
+    at_vote, busy, phones_cpu = True, 0.0, 0.0
+    used: dict[str, float] = {}
+    spy = Profiler(opts, watch.server, f"steps-{n}", profiling)
     for _ in range(opts.step_changes):
         await asyncio.sleep(0.5)  # quiet: no view in flight when the phones are armed
         await fleet.all("arm")
         mark, shown_before = len(screen.log), screen.step_title()
         phones_before = sum(s["cpu"] for s in await fleet.all("stats"))
-        cpu_before, sent = cpu_seconds(pid), time.monotonic()
+        before, sent = watch.read(), time.monotonic()
         await room.facilitator.act("previous" if at_vote else "next")
         at_vote = not at_vote
         arrivals = await fleet.all("arrivals", 60.0)
-        cpu += cpu_seconds(pid) - cpu_before
+        for key, value in change(before, watch.read()).items():
+            used[key] = used.get(key, 0.0) + value
         phones_cpu += sum(s["cpu"] for s in await fleet.all("stats")) - phones_before
         busy += time.monotonic() - sent
         times = [a - sent for worker in arrivals for a in worker if a]
@@ -269,14 +301,15 @@ async def steps(
         "phone_p50_ms": 1000 * percentile(everyone, 50),
         "phone_p99_ms": 1000 * percentile(everyone, 99),
         "screen_p50_ms": 1000 * percentile(on_screen, 50),
-        "server_cpu_pct": 100 * cpu / busy if busy else math.nan,
+        **over_time(used, busy),
+        **each(used, opts.step_changes, "change"),
         "phones_cpu_pct": 100 * phones_cpu / busy if busy else math.nan,
         "missing": float(missing),
     }
 
 
 # -- durable ingest -------------------------------------------------------------------------
-async def ingest(fleet: Fleet, room: Room, opts: Options) -> dict[str, Any]:
+async def ingest(fleet: Fleet, room: Room, watch: Watch, opts: Options) -> dict[str, Any]:
     await room.facilitator.act("hide_results", step="vote")
     await room.facilitator.act("reset", step="vote")
     await fleet.all("reset_ballots")
@@ -284,9 +317,9 @@ async def ingest(fleet: Fleet, room: Room, opts: Options) -> dict[str, Any]:
     for rate in opts.ingest_rates:
         # A rate that breaks is tried once more: on a shared machine one hiccup of another
         # process can push a 3 s window's p99 over the bound.
-        level = await ingest_level(fleet, room, opts, rate)
+        level = await ingest_level(fleet, room, watch, opts, rate)
         if not level["sustained"]:
-            level = await ingest_level(fleet, room, opts, rate)
+            level = await ingest_level(fleet, room, watch, opts, rate)
         levels.append(level)
         if not level["sustained"]:
             break
@@ -301,16 +334,21 @@ async def ingest(fleet: Fleet, room: Room, opts: Options) -> dict[str, Any]:
     }
 
 
-async def ingest_level(fleet: Fleet, room: Room, opts: Options, rate: int) -> dict[str, float]:
+async def ingest_level(
+    fleet: Fleet, room: Room, watch: Watch, opts: Options, rate: int
+) -> dict[str, float]:
     await asyncio.sleep(0.5)
     live = await live_per_worker(fleet)
     shares = [rate * k / max(1, sum(live)) for k in live]
     begin = time.monotonic() + 0.3
-    answers = await fleet.each(
-        [
-            ("vote", begin, opts.ingest_seconds, r, "toggle", "vote", room.items, DOTS, 5.0)
-            for r in shares
-        ]
+    used, answers = await asyncio.gather(
+        window(watch, begin, opts.ingest_seconds),
+        fleet.each(
+            [
+                ("vote", begin, opts.ingest_seconds, r, "toggle", "vote", room.items, DOTS, 5.0)
+                for r in shares
+            ]
+        ),
     )
     acks = [a for answer in answers for a in answer["acks"]]
     ok = [(sent, acked) for sent, acked, _, code in acks if not code]
@@ -325,6 +363,7 @@ async def ingest_level(fleet: Fleet, room: Room, opts: Options, rate: int) -> di
         "refused": float(len(acks) - len(ok)),
         "unacked": float(sum(a["unacked"] for a in answers)),
         "phones_late_ms": max(a["late_ms"] for a in answers),
+        **over_time(used, opts.ingest_seconds),
     }
     level["sustained"] = float(
         level["acked_per_s"] >= 0.95 * rate

@@ -1,7 +1,9 @@
-"""The two servers under test and the coordinator's own clients.
+"""The servers under test and the coordinator's own clients.
 
 `palabre`: a real `palabre serve` (tests/support.py's Server: a subprocess on loopback, a
-fresh database). `baseline`: bench/baseline.py, started the same way. Either is prepared by
+fresh database). `baseline`: bench/baseline.py, started the same way. `postgres` and
+`edges:N` (bench/distributed.py): the same process on the PostgreSQL store, then that
+process as the writer behind N edge workers. Any of them is prepared by
 `prepare()` the way a facilitator runs quick-start: the facilitator and the screen log in
 with the links the server printed, a probe phone posts ideas, the facilitator moves to the
 vote and reveals the results so that the screen shows live bars.
@@ -19,6 +21,7 @@ import re
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,6 +32,7 @@ import websockets
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH.parent / "tests"))
 
+from distributed import EdgeDeployment, PostgresServer, postgres_pids  # noqa: E402
 from wire import http_request  # noqa: E402
 
 from support import Server, free_port  # noqa: E402
@@ -59,23 +63,52 @@ class BaselineServer(Server):
                 "--db", str(self.db)]  # fmt: skip
 
 
-def start(kind: str, folder: Path, templates: Path) -> Server:
+Target = Server | EdgeDeployment
+
+
+def start(kind: str, folder: Path, templates: Path) -> Target:
+    """`palabre`, `baseline`, `postgres`, or `edges:N` (`edges:N:nginx`: phones through the
+    documented nginx instead of straight to the edges' ports)."""
     folder.mkdir(parents=True, exist_ok=True)
-    db = folder / f"{kind}-{uuid.uuid4().hex[:8]}.db"
+    db = folder / f"{kind.replace(':', '-')}-{uuid.uuid4().hex[:8]}.db"
+    if kind.startswith("edges:"):
+        _, edges, *front = kind.split(":")
+        return EdgeDeployment(folder, int(edges), front[0] if front else "direct").start()
     if kind == "baseline":
         server: Server = BaselineServer(db, templates=templates)
+    elif kind == "postgres":
+        server = PostgresServer(db)
     else:
         server = Server(db)
     return server.start(timeout=60)
 
 
-def target_of(server: Server) -> dict[str, Any]:
-    """Where the phones go: the WebSocket port, and the port serving /j/<code>."""
+def stop(server: Target) -> None:
+    server.stop()
+    if isinstance(server, Server):
+        for suffix in ("", "-wal", "-shm", ".lock"):
+            Path(f"{server.db}{suffix}").unlink(missing_ok=True)
+
+
+def target_of(server: Target) -> dict[str, Any]:
+    """Where the phones go: the WebSocket port (or ports), and the port serving /j/<code>."""
+    if isinstance(server, EdgeDeployment):
+        return server.target()
     join = urlsplit(server.urls["join"])
     return {
         "host": "127.0.0.1", "port": server.port, "origin": server.base,
         "join_host": join.hostname, "join_port": join.port, "join_code": server.join_code,
     }  # fmt: skip
+
+
+def watch_of(server: Target) -> Watch:
+    if isinstance(server, EdgeDeployment):
+        return Watch(server.procs(), server.counters)
+    assert server.proc is not None
+    procs: dict[str, tuple[int, ...]] = {"server": (server.proc.pid,)}
+    if isinstance(server, PostgresServer):
+        procs["postgres"] = postgres_pids()
+    return Watch(procs)
 
 
 # -- /proc -----------------------------------------------------------------------------------
@@ -95,6 +128,73 @@ def rss_kib(pid: int) -> int:
     status = Path(f"/proc/{pid}/status").read_text()
     match = re.search(r"^VmRSS:\s+(\d+) kB", status, re.M)
     return int(match.group(1)) if match else 0
+
+
+@dataclass
+class Watch:
+    """The processes a run reports on, by name, and counters read at the same instants (the
+    broker's traffic). `server` is the process that decides: alone, or the writer behind edge
+    workers. A name may stand for several processes (PostgreSQL's), whose figures add up."""
+
+    procs: dict[str, tuple[int, ...]]
+    counters: Callable[[], dict[str, float]] | None = None
+    # A process that ended (a PostgreSQL backend of another client) keeps its last reading.
+    _last: dict[int, float] = field(default_factory=dict)
+
+    @property
+    def server(self) -> int:
+        return self.procs["server"][0]
+
+    def read(self) -> dict[str, float]:
+        """Cumulative: `<name>_cpu` in CPU seconds, then each counter."""
+        out = {f"{name}_cpu": sum(self._cpu(p) for p in pids) for name, pids in self.procs.items()}
+        return out | (self.counters() if self.counters else {})
+
+    def _cpu(self, pid: int) -> float:
+        try:
+            self._last[pid] = cpu_seconds(pid)
+        except OSError:
+            pass
+        return self._last.get(pid, 0.0)
+
+    def rss(self) -> dict[str, int]:
+        """KiB by name (PostgreSQL's shared buffers count in each of its processes: its
+        figure is not a memory cost)."""
+        out = {}
+        for name, pids in self.procs.items():
+            try:
+                out[name] = sum(rss_kib(p) for p in pids)
+            except OSError:
+                out[name] = 0
+        return out
+
+
+def change(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+    return {key: after[key] - before.get(key, 0.0) for key in after}
+
+
+def over_time(delta: dict[str, float], seconds: float) -> dict[str, float]:
+    """A change over a window: CPU as % of a core (`<name>_cpu_pct`), counters per second."""
+    if seconds <= 0:
+        return {}
+    return {
+        (f"{k}_pct" if k.endswith("_cpu") else f"{k}_per_s"): (
+            100 * v if k.endswith("_cpu") else v
+        ) / seconds
+        for k, v in delta.items()
+    }  # fmt: skip
+
+
+def each(delta: dict[str, float], count: float, what: str) -> dict[str, float]:
+    """A change shared by `count` things (phones, changes): CPU in ms, counters as counted."""
+    if count <= 0:
+        return {}
+    return {
+        (f"{k}_ms_per_{what}" if k.endswith("_cpu") else f"{k}_per_{what}"): (
+            1000 * v if k.endswith("_cpu") else v
+        ) / count
+        for k, v in delta.items()
+    }  # fmt: skip
 
 
 # -- the coordinator's clients --------------------------------------------------------------
@@ -230,7 +330,7 @@ def _snapshot(screen: Surface, probe: Surface, facilitator: Surface) -> dict[str
     }
 
 
-async def prepare(server: Server) -> Room:
+async def prepare(server: Target) -> Room:
     """Quick-start up to a revealed vote on six ideas; the views of both steps as sent."""
     target = target_of(server)
     facilitator = await Surface("facilitator").open(target, await login(server.urls["facilitator"]))
