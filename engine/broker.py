@@ -59,6 +59,8 @@ class Bus:
         self.workshop = workshop
         self._redis = redis.Redis.from_url(url)
         self._queue: asyncio.Queue[tuple[str, str]] = asyncio.Queue()
+        self._idle = asyncio.Event()  # set when everything published so far is in Redis
+        self._idle.set()
         self._tasks: list[asyncio.Task[None]] = []
 
     def name(self, suffix: str) -> str:
@@ -79,7 +81,16 @@ class Bus:
             log.warning("broker unreachable: %d queued messages dropped", self._queue.qsize())
             while not self._queue.empty():
                 self._queue.get_nowait()
+        self._idle.clear()
         self._queue.put_nowait((self.name(suffix), dumps(message)))
+
+    async def drained(self, timeout: float) -> None:
+        """Returns once what was published so far is in Redis (or after TIMEOUT: Redis is
+        away, and waiting longer helps nobody)."""
+        try:
+            await asyncio.wait_for(self._idle.wait(), timeout)
+        except TimeoutError:
+            pass
 
     def start(self, listen: list[str], handle: Callable[[str, Any], Awaitable[None] | None],
               on_connect: Callable[[], None] | None = None) -> None:  # fmt: skip
@@ -98,6 +109,8 @@ class Bus:
                         for name, data in batch:
                             pipe.publish(name, data)
                         await pipe.execute()
+                    if self._queue.empty():
+                        self._idle.set()
                     break
                 except asyncio.CancelledError:
                     raise

@@ -50,6 +50,7 @@ FLUSH_SECONDS = 0.002  # hellos and actions from many sockets share one publish
 # in progress), a phone keeps tapping: past this many, it is told to slow down instead of
 # the edge holding an ever longer list.
 MAX_PENDING = 64
+AGAIN_AT_MOST_EVERY = 1.0  # seconds, when the writer asks
 
 
 @dataclass(frozen=True)
@@ -158,7 +159,9 @@ class EdgeHub:
         one publish, not this edge's thousands of writes. The facilitator's actions are
         never held back (URGENT); a newer view replaces one still waiting."""
         now = time.monotonic()
-        for key in [k for k in self.waiting if urgent or now >= self.not_before.get(k, 0.0)]:
+        due = [k for k in self.waiting if urgent or now >= self.not_before.get(k, 0.0)]
+        # The projector and the panel first: a few sockets, and the room is looking at them.
+        for key in sorted(due, key=lambda k: k[0] == "participant"):
             self.waiting.discard(key)
             started = time.perf_counter()
             message = self.shared[key]
@@ -224,6 +227,7 @@ class Link:
         self.edge = f"{os.getpid()}-{secrets.token_hex(4)}"
         self.hub = EdgeHub(self)
         self.writer_epoch = ""
+        self.last_again = 0.0
         self.out: dict[str, list[Any]] = {"hello": [], "bye": [], "fresh": [], "acts": []}
         self._wake = asyncio.Event()
 
@@ -278,8 +282,11 @@ class Link:
             self.writer_epoch = epoch
             if known or body.get("k") == "writer":
                 self.again()
-        elif body.get("again"):
-            self.again()  # the writer lost its subscription: it may have missed hellos
+        elif body.get("again") and time.monotonic() - self.last_again > AGAIN_AT_MOST_EVERY:
+            # The writer lost its subscription, forgot this edge, or got an action from a
+            # socket it never heard of: it may have missed hellos. (Asked once per take-over
+            # or outage is enough: the hellos sent in the last second are on their way.)
+            self.again()
         kind = body.get("k")
         if kind == "views":
             self.hub.shared_views(body.get("shared", []), bool(body.get("urgent")))
@@ -288,6 +295,7 @@ class Link:
 
     def again(self) -> None:
         """Every socket's hello, and every unacknowledged action, once more."""
+        self.last_again = time.monotonic()
         hub = self.hub
         self.out["hello"] = [[cid, c.audience, c.lang, c.participant_id, c.preview]
                              for cid, c in hub.conns.items()]  # fmt: skip

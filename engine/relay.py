@@ -77,6 +77,7 @@ class EdgeBatch:
     personal: list[tuple[str, str, int]] = field(default_factory=list)
     conns: list[tuple[str, int, str | None]] = field(default_factory=list)
     close: list[tuple[str, int, str]] = field(default_factory=list)
+    again: bool = False  # the edge must say hello again for every socket
 
     def ref(self, message: str) -> int:
         found = self.index.get(message)
@@ -90,7 +91,7 @@ class EdgeBatch:
 
     def body(self, epoch: str) -> dict[str, Any]:
         return {"k": "batch", "epoch": epoch, "msgs": self.msgs, "personal": self.personal,
-                "conns": self.conns, "close": self.close}  # fmt: skip
+                "conns": self.conns, "close": self.close, "again": self.again}  # fmt: skip
 
 
 class Relay:
@@ -103,6 +104,7 @@ class Relay:
         service.hub.shared_seq = service.hub.personal_round = int(self.epoch)
         self.conns: dict[tuple[str, str], RemoteConnection] = {}
         self.edges: dict[str, float] = {}  # edge id -> when last heard from
+        self.forgotten: set[str] = set()  # edges dropped for silence (an edge dies at most once)
         self.by_edge: dict[str, set[str]] = {}
         self.people: dict[str, Counter[tuple[str, str]]] = {}  # participant -> (edge, lang)
         self.audience_langs: Counter[tuple[str, str]] = Counter()
@@ -180,6 +182,11 @@ class Relay:
         edge = str(message.get("edge", ""))
         if not edge:
             return
+        if edge in self.forgotten:
+            # Silent for 5 s (a pause, a partition), then back: its sockets, forgotten
+            # here, must be announced again.
+            self.forgotten.discard(edge)
+            self.batch(edge).again = True
         self.edges[edge] = time.monotonic()
         self.by_edge.setdefault(edge, set())
         changed = False
@@ -189,10 +196,10 @@ class Relay:
             conn = self.conns.get((edge, str(cid)))
             if conn is not None:
                 self._send_fresh(conn)
+        for cid, act in message.get("acts", ()):  # before the byes: a socket acted, then left
+            self._act(edge, str(cid), act)
         for cid in message.get("bye", ()):
             changed |= self._bye(edge, str(cid))
-        for cid, act in message.get("acts", ()):
-            self._act(edge, str(cid), act)
         if changed:
             self.service.hub.recount()
             self.service.touch({"facilitator", "screen"})
@@ -250,11 +257,15 @@ class Relay:
         self.by_edge.pop(edge, None)
         self.edges.pop(edge, None)
         self._batches.pop(edge, None)
+        self.forgotten.add(edge)
 
     def _act(self, edge: str, cid: str, act: Any) -> None:
         conn = self.conns.get((edge, cid))
-        if conn is None or not isinstance(act, dict):
-            return  # its hello was refused, or the edge was forgotten: it will say hello again
+        if conn is None:
+            self.batch(edge).again = True  # its hello was lost: the act comes back with it
+            return
+        if not isinstance(act, dict):
+            return
         identity = self._identity(conn)
         if identity is None:
             self.close(conn, 1008, "unknown")

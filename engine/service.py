@@ -32,6 +32,7 @@ from .workshop import Changes, Workshop
 
 log = logging.getLogger("palabre")
 TICK_SECONDS = 0.01  # group commit window: events arriving within it share one fsync
+PUBLISH_WAIT_SECONDS = 0.5  # at most, before personal views render anyway (Redis is away)
 
 
 @dataclass
@@ -109,6 +110,7 @@ class Service:
         self._touched: set[str] = set()
         self._wake = asyncio.Event()
         self._timer: asyncio.TimerHandle | None = None
+        self._background: set[asyncio.Task[None]] = set()
         self._replay()
 
     # -- start-up ----------------------------------------------------------------------
@@ -311,9 +313,9 @@ class Service:
         if self.relay is not None:
             # After the commit: the edges' acks and the shared views go out first; the
             # personal views (a step change renders one per phone: seconds for 100,000)
-            # follow in a callback of their own, once those bytes are on their way.
+            # are rendered once those are in Redis, so the projector does not wait.
             self.relay.flush(tick.urgent)
-            self._later(self._flush_remote_personal, tick.changes)
+            self._personal_after_publish(tick.changes)
         for event in tick.events:
             self._notify(event)
 
@@ -325,12 +327,20 @@ class Service:
             log.exception("could not send the new personal views")
         self.relay.flush()
 
-    @staticmethod
-    def _later(callback: Callable[[Changes], None], changes: Changes) -> None:
+    def _personal_after_publish(self, changes: Changes) -> None:
         try:
-            asyncio.get_running_loop().call_soon(callback, changes)
+            loop = asyncio.get_running_loop()
         except RuntimeError:
-            callback(changes)  # a test driving ticks by hand
+            self._flush_remote_personal(changes)  # start-up, or a test driving ticks by hand
+            return
+        task = loop.create_task(self._flush_remote_personal_soon(changes))
+        self._background.add(task)  # kept referenced until done (asyncio holds weak refs)
+        task.add_done_callback(self._background.discard)
+
+    async def _flush_remote_personal_soon(self, changes: Changes) -> None:
+        assert self.relay is not None
+        await self.relay.bus.drained(PUBLISH_WAIT_SECONDS)
+        self._flush_remote_personal(changes)
 
     def _wake_in(self, seconds: float) -> None:
         """A tick for the audiences the hub held back (see hub.Pacer)."""

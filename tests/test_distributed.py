@@ -252,3 +252,41 @@ def test_redis_restarted_during_the_vote_loses_nothing(tmp_path: Path) -> None:
     finally:
         cluster.stop()
         redis.stop()
+
+
+def test_an_edge_paused_past_the_writer_s_patience_comes_back_whole(tmp_path: Path) -> None:
+    """An edge frozen (SIGSTOP: a long pause, a network partition) for longer than the
+    writer waits for it is forgotten; when it wakes, the writer has it announce its sockets
+    again, and its phones, which never lost their sockets, vote on with nothing lost."""
+    import signal
+
+    from palabre.engine.broker import EDGE_TIMEOUT_SECONDS
+
+    cluster = Cluster(tmp_path, edges=1).start()
+    edge = cluster.edge_workers[0]
+    assert edge.proc is not None
+    try:
+
+        async def main() -> list[Voter]:
+            voters, item, facilitator = await room_at_the_vote(cluster, 4)
+            voting = asyncio.gather(*(v.vote(item, 21) for v in voters))
+            await asyncio.sleep(0.3)
+            edge.proc.send_signal(signal.SIGSTOP)  # type: ignore[union-attr]
+            await asyncio.sleep(EDGE_TIMEOUT_SECONDS + 2.5)
+            edge.proc.send_signal(signal.SIGCONT)  # type: ignore[union-attr]
+            await asyncio.wait_for(voting, 120)
+            for voter in voters:  # 21 actions: one dot used, as the log says
+                await voter.client.wait_for(
+                    lambda v=voter: "4 gommettes" in v.client.regions.get("personal", ""), 30
+                )
+            await close_all(facilitator, *(v.client for v in voters))
+            return voters
+
+        voters = run(main(), timeout=300)
+        assert sum(v.reconnects for v in voters) == 0
+        check_nothing_acknowledged_was_lost(cluster, voters)
+        assert any("silent for" in line for line in cluster.writer.later_output)  # type: ignore[union-attr]
+    finally:
+        if edge.proc.poll() is None:
+            edge.proc.send_signal(signal.SIGCONT)
+        cluster.stop()
