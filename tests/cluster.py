@@ -16,6 +16,7 @@ import subprocess
 import sys
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -118,10 +119,13 @@ class Cluster:
             self.spare = self._writer("--wait-for-lock", "300")
             threading.Thread(target=lambda: self.spare.start(timeout=320),  # type: ignore[union-attr]
                              daemon=True).start()  # fmt: skip
-        for _ in range(self.edges):
-            edge = Edge(self.folder / "unused.db", workshop=self.workshop,
-                        public_url=self.public, env=self.env, redis=self.redis)  # fmt: skip
-            self.edge_workers.append(edge.start())
+        self.edge_workers = [
+            Edge(self.folder / "unused.db", workshop=self.workshop, public_url=self.public,
+                 env=self.env, redis=self.redis)
+            for _ in range(self.edges)
+        ]  # fmt: skip
+        with ThreadPoolExecutor() as pool:  # side by side: each takes a second to start
+            list(pool.map(lambda edge: edge.start(), self.edge_workers))
         self._start_proxy(nginx)
         self.front = Server(self.folder / "unused.db", port=self.port)
         self.front.urls = self.writer.urls

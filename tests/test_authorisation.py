@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from support import (
+    TLS,
     Client,
     Server,
     close_all,
@@ -42,7 +43,7 @@ def other_server(module_servers: Any) -> Server:
 
 
 def _bare(server: Server) -> httpx.Client:
-    return httpx.Client(base_url=server.base, follow_redirects=False, timeout=20)
+    return httpx.Client(base_url=server.base, follow_redirects=False, timeout=20, verify=TLS)
 
 
 # -- roles on every message ---------------------------------------------------------------------

@@ -4,6 +4,7 @@ and a phone's page are the same before the server stops and after it starts agai
 import asyncio
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -36,40 +37,62 @@ async def snapshot(server: Server, phone: Client) -> dict[str, str]:
     return seen
 
 
-@pytest.mark.parametrize("kit_path", KITS, ids=lambda p: p.stem)
-def test_a_restart_at_any_step_resumes_the_workshop_exactly(
-    kit_path: Path, tmp_path: Path
-) -> None:
+async def restart_at_every_step(
+    kit_path: Path, folder: Path
+) -> list[tuple[str, dict[str, str], dict[str, str]]]:
+    """Plays the kit, stopping and starting its server at every step; returns what the
+    panel and a phone showed before and after each restart."""
     kit = load_kit(kit_path, ACTIVITIES)
-    db = tmp_path / "w.db"
-    server = Server(db, kit=str(kit_path)).start()
-
-    async def main() -> None:
-        nonlocal server
+    db = folder / "w.db"
+    server = await asyncio.to_thread(Server(db, kit=str(kit_path)).start)
+    seen = []
+    try:
         phones = make_phones(server.base, server.join_code, 8, kit.language, kit.tables,
                              seed=3, pace=0.05)
         watcher = Client(server, "participant")
         form = {"name": "Témoin"} | ({"table": "1"} if kit.tables else {})
-        watcher.http.post(f"/j/{server.join_code}", data=form)
+        await asyncio.to_thread(watcher.http.post, f"/j/{server.join_code}", data=form)
         for index, step in enumerate(kit.steps):
             stop = asyncio.Event()
             playing = asyncio.create_task(play(phones, stop))
             await asyncio.sleep(0.5)  # enough for the phones to act; the suite stays short
             stop.set()
-            await asyncio.wait_for(playing, 10)
+            await asyncio.wait_for(playing, 20)
             before = await snapshot(server, watcher)
-            server.stop()
-            server = Server(db, kit=str(kit_path), port=server.port).start()
+            await asyncio.to_thread(server.stop)
+            server = await asyncio.to_thread(Server(db, kit=str(kit_path), port=server.port).start)
             for phone in phones:
                 phone.base_url = server.base
-            after = await snapshot(server, watcher)
-            assert after == before, f"step {step.id} did not resume identically"
+            seen.append((step.id, before, await snapshot(server, watcher)))
             if index + 1 < len(kit.steps):
                 facilitator = await Client(server, "facilitator").login().connect()
                 assert (await facilitator.act("next"))["ok"]
                 await facilitator.close()
-
-    try:
-        run(main(), timeout=300)
     finally:
-        server.stop()
+        await asyncio.to_thread(server.stop)
+    return seen
+
+
+@pytest.fixture(scope="module")
+def restarted(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """Every kit played and restarted, side by side (the suite stays short)."""
+
+    async def every_kit() -> list[Any]:
+        return await asyncio.gather(
+            *(restart_at_every_step(p, tmp_path_factory.mktemp(p.stem)) for p in KITS),
+            return_exceptions=True,
+        )
+
+    return dict(zip((p.stem for p in KITS), run(every_kit(), timeout=400), strict=True))
+
+
+@pytest.mark.parametrize("kit", [p.stem for p in KITS])
+def test_a_restart_at_any_step_resumes_the_workshop_exactly(
+    restarted: dict[str, Any], kit: str
+) -> None:
+    outcome = restarted[kit]
+    if isinstance(outcome, BaseException):
+        raise outcome
+    assert len(outcome) == len(load_kit(next(p for p in KITS if p.stem == kit), ACTIVITIES).steps)
+    for step, before, after in outcome:
+        assert after == before, f"step {step} did not resume identically"
