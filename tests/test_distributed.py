@@ -100,6 +100,13 @@ async def room_at_the_vote(cluster: Cluster, phones: int) -> tuple[list[Voter], 
     return [Voter(c, front, f"p{n}") for n, c in enumerate(clients)], item, facilitator
 
 
+async def some_acknowledged(voters: list[Voter], count: int = 12) -> None:
+    """Until COUNT actions in all are acknowledged: a fixed sleep could outlast the vote on
+    a fast machine, and then nothing would be killed mid-vote."""
+    while sum(len(v.ok) for v in voters) < count:
+        await asyncio.sleep(0.005)
+
+
 def check_nothing_acknowledged_was_lost(cluster: Cluster, voters: list[Voter]) -> None:
     events = cluster.log().events
     by_id = Counter(e.action_id for e in events if e.kind.startswith("dot_voting."))
@@ -120,7 +127,7 @@ def test_an_edge_killed_during_the_vote_loses_nothing_and_its_phones_move(
         async def main() -> list[Voter]:
             voters, item, facilitator = await room_at_the_vote(cluster, 8)
             voting = asyncio.gather(*(v.vote(item, 40) for v in voters))
-            await asyncio.sleep(0.5)
+            await some_acknowledged(voters)  # mid-vote, however fast the machine
             cluster.edge_workers[0].kill()
             before = sum(len(v.ok) for v in voters)
             await asyncio.wait_for(voting, 120)
@@ -151,7 +158,7 @@ def test_the_writer_killed_during_the_vote_loses_nothing_and_phones_keep_their_s
         async def main() -> list[Voter]:
             voters, item, facilitator = await room_at_the_vote(cluster, 8)
             voting = asyncio.gather(*(v.vote(item, 40) for v in voters))
-            await asyncio.sleep(0.5)
+            await some_acknowledged(voters)  # mid-vote, however fast the machine
             assert cluster.writer is not None
             cluster.writer.kill()
             before = sum(len(v.ok) for v in voters)
@@ -239,7 +246,7 @@ def test_redis_restarted_during_the_vote_loses_nothing(tmp_path: Path) -> None:
         async def main() -> list[Voter]:
             voters, item, facilitator = await room_at_the_vote(cluster, 6)
             voting = asyncio.gather(*(v.vote(item, 41) for v in voters))
-            await asyncio.sleep(0.4)
+            await some_acknowledged(voters)  # mid-vote, however fast the machine
             redis.kill()
             before = sum(len(v.ok) for v in voters)
             await asyncio.sleep(1.5)
@@ -277,7 +284,7 @@ def test_an_edge_paused_past_the_writer_s_patience_comes_back_whole(tmp_path: Pa
         async def main() -> list[Voter]:
             voters, item, facilitator = await room_at_the_vote(cluster, 4)
             voting = asyncio.gather(*(v.vote(item, 21) for v in voters))
-            await asyncio.sleep(0.3)
+            await some_acknowledged(voters)  # mid-vote, however fast the machine
             edge.proc.send_signal(signal.SIGSTOP)  # type: ignore[union-attr]
             await asyncio.sleep(EDGE_TIMEOUT_SECONDS + 2.5)
             edge.proc.send_signal(signal.SIGCONT)  # type: ignore[union-attr]
