@@ -38,15 +38,13 @@ import math
 import os
 import sys
 import tempfile
-import time
-import traceback
 from pathlib import Path
 from typing import Any
 
-from load import log, machine
+from load import log, machine, run_all
 from phones import Fleet, raise_open_files
 from report import aggregate, cell, fmt, ingest_levels
-from scenarios import Options, run_once
+from scenarios import Options
 
 QUICK = {
     "phones": "1000", "edges": "0,1,2,4", "runs": 1, "vote_seconds": 4.0, "step_changes": 2,
@@ -200,28 +198,7 @@ def ingest_costs(results: dict[str, dict[int, list[dict[str, Any]]]]) -> str:
 
 # -- the run --------------------------------------------------------------------------------
 async def bench(fleet: Fleet, opts: Options, kinds: list[str]) -> dict[str, Any]:
-    results: dict[str, dict[int, list[dict[str, Any]]]] = {k: {} for k in kinds}
-    errors: list[str] = []
-    began = time.monotonic()
-    for n in opts.phones:
-        for run in range(opts.runs):
-            for kind in kinds:
-                log(f"[{time.monotonic() - began:5.0f} s] {kind}, {n:,} phones, run {run + 1}/"
-                    f"{opts.runs}, load {os.getloadavg()[0]:.2f}")  # fmt: skip
-                try:
-                    out = await run_once(fleet, kind, n, opts)
-                    derive(out, n)
-                except (OSError, EOFError):  # a phone worker is gone: nothing left to measure
-                    errors.append(f"{kind} {n} run {run + 1}: {traceback.format_exc()}")
-                    log(errors[-1])
-                    return {"results": results, "errors": errors, "seconds": 0}
-                except Exception:
-                    errors.append(f"{kind} {n} run {run + 1}: {traceback.format_exc()}")
-                    log(errors[-1])
-                    continue
-                results[kind].setdefault(n, []).append(out)
-                log("    " + brief(out))
-    return {"results": results, "errors": errors, "seconds": time.monotonic() - began}
+    return await run_all(fleet, opts, kinds, brief, derive)
 
 
 def brief(out: dict[str, Any]) -> str:

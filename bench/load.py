@@ -27,6 +27,7 @@ import sys
 import tempfile
 import time
 import traceback
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -58,7 +59,8 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--step-changes", type=int, default=6, help="per run (made even)")
     p.add_argument("--ingest-phones", type=int, default=1000, help="0: no ingest scenario")
     p.add_argument(
-        "--ingest-rates", default="250,500,1000,2000,3000,5000,7500,8750,10000,12500,15000,17500,19000"
+        "--ingest-rates",
+        default="250,500,1000,2000,3000,5000,7500,8750,10000,12500,15000,17500,19000",
     )
     p.add_argument("--ingest-seconds", type=float, default=3.0, help="per rate")
     p.add_argument("--ingest-p99-ms", type=float, default=100.0, help="latency that breaks")
@@ -119,6 +121,18 @@ async def calibrate(opts: Options) -> dict[str, Any]:
 async def bench(fleet: Fleet, opts: Options, kinds: list[str]) -> dict[str, Any]:
     sizes = await calibrate(opts)
     log(f"view sizes in bytes (Palabre, calibration): {sizes}")
+    return {"sizes": sizes, **await run_all(fleet, opts, kinds, brief)}
+
+
+async def run_all(
+    fleet: Fleet,
+    opts: Options,
+    kinds: list[str],
+    brief: Callable[[dict[str, Any]], str],
+    derive: Callable[[dict[str, Any], int], None] | None = None,
+) -> dict[str, Any]:
+    """Every phone count, run and kind (interleaved, so that the kinds compared are
+    measured minutes apart at most); DERIVE adds figures to each run's output."""
     results: dict[str, dict[int, list[dict[str, Any]]]] = {k: {} for k in kinds}
     errors: list[str] = []
     began = time.monotonic()
@@ -129,18 +143,19 @@ async def bench(fleet: Fleet, opts: Options, kinds: list[str]) -> dict[str, Any]
                     f"{opts.runs}, load {os.getloadavg()[0]:.2f}")  # fmt: skip
                 try:
                     out = await run_once(fleet, kind, n, opts)
+                    if derive is not None:
+                        derive(out, n)
                 except (OSError, EOFError):  # a phone worker is gone: nothing left to measure
                     errors.append(f"{kind} {n} run {run + 1}: {traceback.format_exc()}")
                     log(errors[-1])
-                    return {"sizes": sizes, "results": results, "errors": errors, "seconds": 0}
+                    return {"results": results, "errors": errors, "seconds": 0}
                 except Exception:
                     errors.append(f"{kind} {n} run {run + 1}: {traceback.format_exc()}")
                     log(errors[-1])
                     continue
                 results[kind].setdefault(n, []).append(out)
                 log("    " + brief(out))
-    return {"sizes": sizes, "results": results, "errors": errors,
-            "seconds": time.monotonic() - began}  # fmt: skip
+    return {"results": results, "errors": errors, "seconds": time.monotonic() - began}
 
 
 def brief(out: dict[str, Any]) -> str:

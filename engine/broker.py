@@ -26,6 +26,8 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from .store import shown_store
+
 log = logging.getLogger("palabre.broker")
 BEAT_SECONDS = 1.0
 # An edge not heard from for this long is gone: its sockets are forgotten by the writer.
@@ -65,12 +67,6 @@ class Bus:
 
     def name(self, suffix: str) -> str:
         return channel(self.workshop, suffix)
-
-    async def check(self) -> None:
-        try:
-            await self._redis.ping()
-        except Exception as exc:
-            raise BrokerError(f"cannot reach the broker at {shown(self.url)}: {exc}") from exc
 
     def publish(self, suffix: str, message: dict[str, Any]) -> None:
         """Queued, then sent in order by one task: callers are synchronous (the tick)."""
@@ -164,8 +160,14 @@ class Bus:
         await self._redis.aclose()
 
 
-def shown(url: str) -> str:
-    """A broker URL as printed: without its password."""
-    from .server import shown_store
-
-    return shown_store(url)
+def check_broker(url: str) -> None:
+    """Refuse to start, in one line, when the broker is not there (rather than serve a
+    workshop whose edges never hear from it)."""
+    try:
+        import redis
+    except ImportError as exc:
+        raise BrokerError(NO_REDIS) from exc
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=5).ping()
+    except Exception as exc:
+        raise BrokerError(f"cannot reach the broker at {shown_store(url)}: {exc}") from None

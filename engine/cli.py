@@ -26,7 +26,7 @@ from .plugins import (
     get_plugin_manager,
 )
 from .replay import ReadError, read_log
-from .store import StoreError
+from .store import StoreError, is_database_url
 
 DEFAULT_KIT = "quick-start"
 
@@ -270,19 +270,15 @@ def _check_public_url(url: str | None) -> None:
         raise KitError(str(exc)) from None
 
 
-def _is_url(target: str) -> bool:
-    return target.startswith(("postgresql://", "postgres://"))
-
-
 def _out_base(args: argparse.Namespace) -> Path:
     """Where exports go by default: next to the file, or here for a database's workshop."""
-    return Path(args.workshop + ".db") if _is_url(args.db) else Path(args.db)
+    return Path(args.workshop + ".db") if is_database_url(args.db) else Path(args.db)
 
 
 def _record(args: argparse.Namespace) -> dict[str, Any]:
     from .record import build_record
 
-    if _is_url(args.db):
+    if is_database_url(args.db):
         from .pg_store import read_postgres_log
 
         log = read_postgres_log(args.db, args.workshop)
@@ -361,7 +357,7 @@ def _serve(args: argparse.Namespace) -> int:
     _check_public_url(args.public_url)
     pm, paths, activities = _plugins()
     if args.store:
-        if not _is_url(args.store):
+        if not is_database_url(args.store):
             raise KitError("--store: expected a postgresql:// URL (a file goes with --db)")
         # The database may hold the workshop already; then its own kit is kept.
         kit: Kit | None = load_kit(resolve_kit_path(args.kit, paths), activities)

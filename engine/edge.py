@@ -24,7 +24,6 @@ import logging
 import os
 import secrets
 import time
-from collections import deque
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -39,7 +38,7 @@ from .activity import N_
 from .auth import COOKIE_NAMES, LANG_COOKIE, CookieSigner, Identity, RoleName
 from .broker import BEAT_SECONDS, Bus
 from .guard import BasePath, TrustedHosts
-from .hub import MAX_SOCKETS_PER_PARTICIPANT, Connection, Outgoing, Pacer, encode
+from .hub import Alarm, Connection, Outgoing, Pacer, Phones, encode
 from .kits import LANGUAGES
 from .live import LiveEndpoint
 from .render import Renderer
@@ -50,6 +49,7 @@ FLUSH_SECONDS = 0.002  # hellos and actions from many sockets share one publish
 # in progress), a phone keeps tapping: past this many, it is told to slow down instead of
 # the edge holding an ever longer list.
 MAX_PENDING = 64
+PHONES_FLOOR = Pacer.FLOOR["participant"]
 AGAIN_AT_MOST_EVERY = 1.0  # seconds, when the writer asks
 
 
@@ -86,29 +86,22 @@ class EdgeHub:
         self.conns: dict[str, Connection] = {}
         self.cid: dict[Connection, str] = {}
         self.by_key: dict[tuple[str, str], set[Connection]] = {}
-        self.by_participant: dict[str, dict[Connection, None]] = {}
+        self.by_participant = Phones()
         self.shared: dict[tuple[str, str], Outgoing] = {}  # newest per audience and lang
         self.pending: dict[str, dict[str, dict[str, Any]]] = {}  # cid -> action id -> act
         self.greeting: set[str] = set()  # hello sent: the writer's fresh views are coming
-        # Pacing of the shared views (fan_out): which wait, until when, what they cost.
-        self.waiting: set[tuple[str, str]] = set()
-        self.not_before: dict[tuple[str, str], float] = {}
-        self.costs: dict[tuple[str, str], deque[float]] = {}
-        self._timer: asyncio.TimerHandle | None = None
+        # The writer paces the panel already; here, what this edge's fan-out costs.
+        self.pacer: Pacer[tuple[str, str]] = Pacer(floors={"participant": PHONES_FLOOR})
+        self.alarm = Alarm(self.fan_out)
 
     def add(self, conn: Connection) -> list[Connection]:
         cid = next(self.ids)
         self.conns[cid] = conn
         self.cid[conn] = cid
         self.by_key.setdefault((conn.audience, conn.lang), set()).add(conn)
-        evicted: list[Connection] = []
-        if conn.participant_id:
-            group = self.by_participant.setdefault(conn.participant_id, {})
-            group[conn] = None
-            while len(group) > MAX_SOCKETS_PER_PARTICIPANT:
-                oldest = next(iter(group))
-                self.remove(oldest)
-                evicted.append(oldest)
+        evicted = self.by_participant.join(conn) if conn.participant_id else []
+        for oldest in evicted:
+            self.remove(oldest)
         self.greeting.add(cid)
         self.link.hello(cid, conn)
         return evicted
@@ -123,12 +116,7 @@ class EdgeHub:
         self.pending.pop(cid, None)
         self.greeting.discard(cid)
         self.by_key.get((conn.audience, conn.lang), set()).discard(conn)
-        if conn.participant_id:
-            group = self.by_participant.get(conn.participant_id)
-            if group is not None:
-                group.pop(conn, None)
-                if not group:
-                    del self.by_participant[conn.participant_id]
+        self.by_participant.leave(conn)
         self.link.bye(cid)
 
     def send_fresh(self, conn: Connection) -> None:
@@ -150,46 +138,23 @@ class EdgeHub:
         for audience, lang, text in shared:
             key = (audience, lang)
             self.shared[key] = Outgoing(text)  # framed once, on first use, for every socket
-            self.waiting.add(key)
+            self.pacer.stale.add(key)
         self.fan_out(urgent)
 
     def fan_out(self, urgent: bool = False) -> None:
         """Each audience's newest view to its sockets here, paced by what sending it costs
-        (as hub.Pacer does in one process): the writer's pacing sees only its render and
-        one publish, not this edge's thousands of writes. The facilitator's actions are
-        never held back (URGENT); a newer view replaces one still waiting."""
-        now = time.monotonic()
-        due = [k for k in self.waiting if urgent or now >= self.not_before.get(k, 0.0)]
-        # The projector and the panel first: a few sockets, and the room is looking at them.
-        for key in sorted(due, key=lambda k: k[0] == "participant"):
-            self.waiting.discard(key)
+        (hub.Pacer, as in one process): the writer's pacing sees only its render and one
+        publish, not this edge's thousands of writes. The facilitator's actions are never
+        held back (URGENT); a newer view replaces one still waiting."""
+        for key in self.pacer.due(urgent):
             started = time.perf_counter()
             message = self.shared[key]
             for conn in self.by_key.get(key, ()):
                 conn.push_view("shared", message)
-            self._sent(key, time.perf_counter() - started)
-        if self.waiting:
-            self._wake_in(max(0.0, min(self.not_before[k] for k in self.waiting) - now))
-
-    def _sent(self, key: tuple[str, str], cost: float) -> None:
-        recent = self.costs.setdefault(key, deque(maxlen=5))
-        recent.append(cost)
-        typical = sorted(recent)[len(recent) // 2]
-        floor = Pacer.FLOOR["participant"] if key[0] == "participant" else 0.0
-        interval = min(max(floor, typical * Pacer.FACTOR), Pacer.CEILING)
-        self.not_before[key] = time.monotonic() + interval
-
-    def _wake_in(self, seconds: float) -> None:
-        loop = asyncio.get_running_loop()
-        if self._timer is not None and self._timer.when() <= loop.time() + seconds:
-            return
-        if self._timer is not None:
-            self._timer.cancel()
-        self._timer = loop.call_later(seconds, self._timer_fired)
-
-    def _timer_fired(self) -> None:
-        self._timer = None
-        self.fan_out()
+            self.pacer.sent(key, time.perf_counter() - started)
+        wait = self.pacer.wait()
+        if wait is not None:
+            self.alarm.ring_in(wait)
 
     def batch(self, body: dict[str, Any]) -> None:
         msgs = [Outgoing(text) for text in body.get("msgs", ())]

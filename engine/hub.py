@@ -15,11 +15,11 @@ import asyncio
 import json
 import logging
 import time
-from collections import defaultdict, deque
+from collections import deque
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, Protocol
+from typing import Any, Generic, Protocol, TypeVar
 
 from starlette.websockets import WebSocket
 
@@ -148,7 +148,16 @@ class Connection:
                 self.sending = False
 
 
-class Pacer:
+# What a pacer paces: an audience's shared view (the hub), or an audience's in one language
+# (an edge worker, engine/edge.py).
+K = TypeVar("K", str, tuple[str, str])
+
+
+def audience_of(key: str | tuple[str, str]) -> str:
+    return key if isinstance(key, str) else key[0]
+
+
+class Pacer(Generic[K]):
     """How soon each audience's shared view may be sent again after a participant's change:
     about ten times what the last one cost (render and fan-out), so that no audience's
     updates take much more than a tenth of the loop. A projector costs a millisecond and is
@@ -161,30 +170,33 @@ class Pacer:
     FLOOR = {"participant": 0.05, "facilitator": 0.1}
     CEILING = 1.0
 
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, clock: Callable[[], float] = time.monotonic, floors: dict[str, float] | None = None
+    ) -> None:
         self.clock = clock
-        self.stale: set[str] = set()
-        self.not_before: dict[str, float] = {}
-        self.costs: dict[str, deque[float]] = {}
+        if floors is not None:
+            self.FLOOR = floors
+        self.stale: set[K] = set()
+        self.not_before: dict[K, float] = {}
+        self.costs: dict[K, deque[float]] = {}
 
-    def due(self, urgent: bool) -> list[str]:
+    def due(self, urgent: bool) -> list[K]:
+        """What may be sent now: the panel's and the projector's first (few sockets, and
+        the room is looking at them), the phones' last."""
         now = self.clock()
-        ready = [
-            a
-            for a in AUDIENCES
-            if a in self.stale and (urgent or now >= self.not_before.get(a, 0.0))
-        ]
+        ready = [k for k in self.stale if urgent or now >= self.not_before.get(k, 0.0)]
+        ready.sort(key=lambda k: AUDIENCES.index(audience_of(k)))
         self.stale.difference_update(ready)
         return ready
 
-    def sent(self, audience: str, cost: float) -> None:
+    def sent(self, key: K, cost: float) -> None:
         # The median of the last few costs: one update caught by a garbage collection or
         # another process must not hold the projector back for a third of a second.
-        recent = self.costs.setdefault(audience, deque(maxlen=5))
+        recent = self.costs.setdefault(key, deque(maxlen=5))
         recent.append(cost)
         typical = sorted(recent)[len(recent) // 2]
-        interval = max(self.FLOOR.get(audience, 0.0), typical * self.FACTOR)
-        self.not_before[audience] = self.clock() + min(interval, self.CEILING)
+        interval = max(self.FLOOR.get(audience_of(key), 0.0), typical * self.FACTOR)
+        self.not_before[key] = self.clock() + min(interval, self.CEILING)
 
     def wait(self) -> float | None:
         """Seconds until the next held-back audience is due (None: nothing is waiting)."""
@@ -192,6 +204,50 @@ class Pacer:
             return None
         now = self.clock()
         return max(0.0, min(self.not_before.get(a, now) for a in self.stale) - now)
+
+
+class Alarm:
+    """Calls CALLBACK once, at the earliest of the times asked for: a later request never
+    pushes an earlier one back. Outside a running loop (start-up, a test driving ticks by
+    hand) nothing is scheduled."""
+
+    def __init__(self, callback: Callable[[], None]) -> None:
+        self.callback = callback
+        self._timer: asyncio.TimerHandle | None = None
+
+    def ring_in(self, seconds: float) -> None:
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        if self._timer is not None and self._timer.when() <= loop.time() + seconds:
+            return
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer = loop.call_later(seconds, self._ring)
+
+    def _ring(self) -> None:
+        self._timer = None
+        self.callback()
+
+
+class Phones(dict[str, dict[Connection, None]]):
+    """Each participant's sockets, oldest first (a dict keeps insertion order)."""
+
+    def join(self, conn: Connection) -> list[Connection]:
+        """Adds CONN; returns the participant's oldest sockets past the limit, for the caller
+        to remove and close."""
+        assert conn.participant_id is not None
+        group = self.setdefault(conn.participant_id, {})
+        group[conn] = None
+        return list(group)[: max(0, len(group) - MAX_SOCKETS_PER_PARTICIPANT)]
+
+    def leave(self, conn: Connection) -> None:
+        group = self.get(conn.participant_id or "")
+        if group is not None:
+            group.pop(conn, None)
+            if not group:
+                del self[conn.participant_id or ""]
 
 
 class Remote(Protocol):
@@ -215,14 +271,13 @@ class Hub:
         self.remote: Remote | None = None
         self.connections: set[Connection] = set()
         self.by_audience: dict[str, set[Connection]] = {a: set() for a in AUDIENCES}
-        # participant -> their sockets, oldest first (a dict keeps insertion order)
-        self.by_participant: dict[str, dict[Connection, None]] = defaultdict(dict)
+        self.by_participant = Phones()
         self.shared_seq = 0
         self.personal_round = 0
         self._personal_messages: dict[tuple[tuple[str, str], ...], Outgoing] = {}
         self.renders = 0  # counted, so tests can check each view is rendered once per tick
         self.closed_total = 0  # sockets closed since start (collector.py)
-        self.pacer = Pacer()
+        self.pacer: Pacer[str] = Pacer()
         # Newest shared message and its regions per (audience, lang), reused for every new
         # socket: a join storm costs one render, not one per phone; an unchanged view is
         # not sent again.
@@ -236,15 +291,10 @@ class Hub:
         limit, for the caller to close."""
         self.connections.add(conn)
         self.by_audience[conn.audience].add(conn)
-        evicted: list[Connection] = []
-        if conn.participant_id:
-            group = self.by_participant[conn.participant_id]
-            group[conn] = None
-            while len(group) > MAX_SOCKETS_PER_PARTICIPANT:
-                oldest = next(iter(group))
-                self.remove(oldest)
-                evicted.append(oldest)
-        self._count()
+        evicted = self.by_participant.join(conn) if conn.participant_id else []
+        for oldest in evicted:
+            self.remove(oldest)
+        self.recount()
         return evicted
 
     def remove(self, conn: Connection) -> None:
@@ -254,15 +304,11 @@ class Hub:
             self.closed_total += 1
         self.connections.discard(conn)
         self.by_audience[conn.audience].discard(conn)
-        if conn.participant_id:
-            group = self.by_participant.get(conn.participant_id)
-            if group is not None:
-                group.pop(conn, None)
-                if not group:
-                    del self.by_participant[conn.participant_id]
-        self._count()
+        self.by_participant.leave(conn)
+        self.recount()
 
-    def _count(self) -> None:
+    def recount(self) -> None:
+        """What the panel shows: phones and screens connected, here and on edge workers."""
         self.views.connected = len(self.by_participant)
         self.views.screens = sum(1 for c in self.by_audience["screen"] if not c.preview)
         if self.remote is not None:
@@ -270,10 +316,6 @@ class Hub:
             local_only = sum(1 for p in self.by_participant if not self.remote.has(p))
             self.views.connected = len(self.remote.participant_ids()) + local_only
             self.views.screens += self.remote.screen_count
-
-    def recount(self) -> None:
-        """The remote sockets changed (an edge said hello or goodbye)."""
-        self._count()
 
     # -- fan-out -----------------------------------------------------------------------
     def send_fresh(self, conn: Connection) -> None:
@@ -326,16 +368,13 @@ class Hub:
                 self._flush_shared(audience)
                 self.pacer.sent(audience, time.perf_counter() - started)
             if personal:
-                self._flush_personal(changes)
+                self.flush_personal(changes)
         finally:
             for conn in corked:
                 conn.uncork()
         return self.pacer.wait()
 
     def flush_personal(self, changes: Changes) -> None:
-        self._flush_personal(changes)
-
-    def _flush_personal(self, changes: Changes) -> None:
         remote = self.remote
         if changes.all_participants:
             self.views.forget_personal()  # everyone's view changed: the old renders are done

@@ -113,9 +113,8 @@ class Relay:
         self._batches: dict[str, EdgeBatch] = {}
 
     async def start(self) -> None:
-        await self.bus.check()
-        # On every (re)subscription: edges say hello again for every socket, since what
-        # they sent while this writer was not listening is lost.
+        # (run_server checked the broker is there.) On every (re)subscription: edges say
+        # hello again for every socket, since what they sent while nobody listened is lost.
         self.bus.start(["inbox"], self.handle, on_connect=self._listening)
         asyncio.get_running_loop().create_task(self._beat())
 
@@ -280,6 +279,3 @@ class Relay:
         if person is None:
             return None
         return Identity(workshop_id, person.actor.role, conn.participant_id)
-
-    async def close_bus(self) -> None:
-        await self.bus.close()

@@ -49,7 +49,6 @@ class Renderer:
             for slug, cls in activities.items()
             if (activity_dir(cls) / "static" / f"{slug}.css").is_file()
         ]
-        self.base = ""
         self._names_used: dict[str, frozenset[str] | None] = {}
         self.translations: dict[str, NullTranslations] = {}
         self.envs: dict[str, Environment] = {}
@@ -74,8 +73,6 @@ class Renderer:
 
     def set_base(self, base: str) -> None:
         """Links in pages start with BASE ("/amiens"): a workshop served under a path."""
-        self.stylesheets[:] = [base + href.removeprefix(self.base) for href in self.stylesheets]
-        self.base = base
         for env in self.envs.values():
             env.globals["base"] = base
 

@@ -20,12 +20,14 @@ import uvicorn
 from .activity import Activity
 from .app import create_app
 from .auth import allowed_origins
+from .broker import check_broker
 from .frames import FramedProtocol
 from .guard import base_path, host_name
 from .kits import Kit
 from .network import default_public_url, local_hosts, qr_terminal
 from .service import Service
 from .simulate import make_phones, play
+from .store import shown_store
 
 
 class RedactSecrets(logging.Filter):
@@ -165,28 +167,13 @@ def run_server(
     serving: Serving,
 ) -> int:
     if serving.broker:
-        check_broker(serving.broker)
+        check_broker(serving.broker)  # one line, before anything is created
     service, app = build_service(pm, db, kit, activities, serving)
     logging.getLogger("uvicorn.access").addFilter(RedactSecrets())
     _print_welcome(service, db)
     config = uvicorn_config(app, serving.host, serving.port)
     uvicorn.Server(config).run(sockets=[listening_socket(config)])
     return 0
-
-
-def check_broker(url: str) -> None:
-    """Refuse to start, in one line, when the broker is not there (rather than serve a
-    workshop whose edges never hear from it)."""
-    from .broker import NO_REDIS, BrokerError, shown
-
-    try:
-        import redis
-    except ImportError as exc:
-        raise BrokerError(NO_REDIS) from exc
-    try:
-        redis.Redis.from_url(url, socket_connect_timeout=5).ping()
-    except Exception as exc:
-        raise BrokerError(f"cannot reach the broker at {shown(url)}: {exc}") from None
 
 
 def run_demo(
@@ -288,15 +275,3 @@ def _print_welcome(service: Service, db: Path | str) -> None:
     out.write("Participants scan this QR code (phones on the same Wi-Fi):\n")
     out.write(qr_terminal(service.join_url()))
     out.flush()
-
-
-def shown_store(db: Path | str) -> str:
-    """The store as printed: a PostgreSQL URL without its password."""
-    text = str(db)
-    if "://" not in text:
-        return text
-    parts = urlsplit(text)
-    if parts.password:
-        netloc = parts.netloc.replace(f":{parts.password}@", ":…@")
-        return parts._replace(netloc=netloc).geturl()
-    return text

@@ -21,7 +21,7 @@ from .auth import CookieSigner, Identity, new_facilitator_secret, new_join_code
 from .collector import Collector
 from .events import StoredEvent
 from .guard import base_path
-from .hub import Connection, Hub, encode
+from .hub import Alarm, Connection, Hub, encode
 from .kits import Kit, parse_kit
 from .network import qr_svg
 from .relay import Relay
@@ -109,7 +109,8 @@ class Service:
         self._tick = Tick()
         self._touched: set[str] = set()
         self._wake = asyncio.Event()
-        self._timer: asyncio.TimerHandle | None = None
+        # A tick for the audiences the hub held back (see hub.Pacer).
+        self._alarm = Alarm(self._wake.set)
         self._background: set[asyncio.Task[None]] = set()
         self._replay()
 
@@ -309,13 +310,14 @@ class Service:
             log.exception("could not send the new views")
             wait = None
         if wait is not None:
-            self._wake_in(wait)
+            self._alarm.ring_in(wait)
         if self.relay is not None:
             # After the commit: the edges' acks and the shared views go out first; the
             # personal views (a step change renders one per phone: seconds for 100,000)
             # are rendered once those are in Redis, so the projector does not wait.
             self.relay.flush(tick.urgent)
-            self._personal_after_publish(tick.changes)
+            if tick.changes.participants or tick.changes.all_participants:
+                self._personal_after_publish(tick.changes)
         for event in tick.events:
             self._notify(event)
 
@@ -341,22 +343,6 @@ class Service:
         assert self.relay is not None
         await self.relay.bus.drained(PUBLISH_WAIT_SECONDS)
         self._flush_remote_personal(changes)
-
-    def _wake_in(self, seconds: float) -> None:
-        """A tick for the audiences the hub held back (see hub.Pacer)."""
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            return  # replay at start-up, or a test driving ticks by hand
-        if self._timer is not None and self._timer.when() <= loop.time() + seconds:
-            return
-        if self._timer is not None:
-            self._timer.cancel()
-        self._timer = loop.call_later(seconds, self._timer_fired)
-
-    def _timer_fired(self) -> None:
-        self._timer = None
-        self._wake.set()
 
     def _notify(self, event: StoredEvent) -> None:
         # Each observer on its own: through pluggy, one that raises would silence the rest.

@@ -152,16 +152,25 @@ class SimulatedPhone:
                 code = "ok" if message["ok"] else message["error"]["code"]
                 self.results[code] += 1
 
-    async def _act(self, ws: Any) -> None:
+    def choose(self, regions: dict[str, str]) -> tuple[Control, dict[str, str]] | None:
+        """The control this phone uses next among those REGIONS show, and what it types
+        (counted as sent); None when there is nothing left to do."""
         choices = [
-            c for region in ("personal", "main") for c in controls_in(self.regions.get(region, ""))
+            c for region in ("personal", "main") for c in controls_in(regions.get(region, ""))
         ]
         choices = [c for c in choices if self.sent[c.key] < self._limit(c)]
         if not choices:
-            return
+            return None
         control = self.rng.choice(choices)
         data = self._fill(control) if control.kind == "form" else dict(control.data)
         self.sent[control.key] += 1
+        return control, data
+
+    async def _act(self, ws: Any) -> None:
+        chosen = self.choose(self.regions)
+        if chosen is None:
+            return
+        control, data = chosen
         await ws.send(
             json.dumps(
                 {

@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 import sqlite_utils
 
@@ -41,10 +42,27 @@ class Store(Protocol):
     def close(self) -> None: ...
 
 
+def is_database_url(target: str | Path) -> bool:
+    """A PostgreSQL database (`postgresql://…`) rather than a SQLite file."""
+    return str(target).startswith(("postgresql://", "postgres://"))
+
+
+def shown_store(target: str | Path) -> str:
+    """A store (or broker) as printed: a URL without its password."""
+    text = str(target)
+    if "://" not in text:
+        return text
+    parts = urlsplit(text)
+    if parts.password:
+        netloc = parts.netloc.replace(f":{parts.password}@", ":…@")
+        return parts._replace(netloc=netloc).geturl()
+    return text
+
+
 def open_store(target: str | Path, workshop: str = "default", wait: float = 0.0) -> Store:
     """A SQLite file's store, or a PostgreSQL database's (`postgresql://…`) for WORKSHOP,
     waiting up to WAIT seconds for another worker to release it."""
-    if str(target).startswith(("postgresql://", "postgres://")):
+    if is_database_url(target):
         from .pg_store import PostgresStore
 
         return PostgresStore(str(target), workshop, wait)
@@ -54,7 +72,7 @@ def open_store(target: str | Path, workshop: str = "default", wait: float = 0.0)
 def read_meta(target: str | Path, workshop: str = "default") -> dict[str, str]:
     """A workshop's meta (kit, keys) without taking the workshop: what an edge worker reads.
     Empty when the workshop does not exist yet."""
-    if str(target).startswith(("postgresql://", "postgres://")):
+    if is_database_url(target):
         from .pg_store import read_meta as read_postgres_meta
 
         return read_postgres_meta(str(target), workshop)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
@@ -107,6 +108,32 @@ async def some_acknowledged(voters: list[Voter], count: int = 12) -> None:
         await asyncio.sleep(0.005)
 
 
+async def vote_through(
+    cluster: Cluster, phones: int, votes: int, disrupt: Callable[[], Awaitable[None]]
+) -> tuple[list[Voter], int]:
+    """PHONES each send VOTES actions (vote, unvote, vote, …); DISRUPT runs once a dozen
+    are acknowledged, mid-vote however fast the machine. Every phone must end showing its
+    dots as the log has them. Returns the voters and the acks counted before DISRUPT."""
+    voters, item, facilitator = await room_at_the_vote(cluster, phones)
+    voting = asyncio.gather(*(v.vote(item, votes) for v in voters))
+    await some_acknowledged(voters)
+    before = acknowledged(voters)
+    await disrupt()
+    await asyncio.wait_for(voting, 180)
+    left = f"{5 - votes % 2} gommettes"  # an odd count ends on a vote: one dot used
+    for voter in voters:  # wherever each phone is now
+        await voter.client.send_raw('{"type":"resync"}')
+        await voter.client.wait_for(
+            lambda v=voter: left in v.client.regions.get("personal", ""), 30
+        )
+    await close_all(facilitator, *(v.client for v in voters))
+    return voters, before
+
+
+def acknowledged(voters: list[Voter]) -> int:
+    return sum(len(v.ok) for v in voters)
+
+
 def check_nothing_acknowledged_was_lost(cluster: Cluster, voters: list[Voter]) -> None:
     events = cluster.log().events
     by_id = Counter(e.action_id for e in events if e.kind.startswith("dot_voting."))
@@ -122,27 +149,13 @@ def test_an_edge_killed_during_the_vote_loses_nothing_and_its_phones_move(
     proxy: str, tmp_path: Path
 ) -> None:
     cluster = Cluster(tmp_path, edges=2, proxy_kind=proxy).start()
+
+    async def kill_an_edge() -> None:
+        cluster.edge_workers[0].kill()
+
     try:
-
-        async def main() -> list[Voter]:
-            voters, item, facilitator = await room_at_the_vote(cluster, 8)
-            voting = asyncio.gather(*(v.vote(item, 40) for v in voters))
-            await some_acknowledged(voters)  # mid-vote, however fast the machine
-            cluster.edge_workers[0].kill()
-            before = sum(len(v.ok) for v in voters)
-            await asyncio.wait_for(voting, 120)
-            assert 0 < before < sum(len(v.ok) for v in voters)
-            # Every phone, wherever it is now, sees its own dots as the log has them.
-            for voter in voters:
-                await voter.client.send_raw('{"type":"resync"}')
-                await voter.client.wait_for(
-                    lambda v=voter: "5 gommettes" in v.client.regions.get("personal", "")
-                    or "5 dots" in v.client.regions.get("personal", "")
-                )
-            await close_all(facilitator, *(v.client for v in voters))
-            return voters
-
-        voters = run(main(), timeout=300)
+        voters, before = run(vote_through(cluster, 8, 40, kill_an_edge), timeout=300)
+        assert 0 < before < acknowledged(voters)
         assert sum(v.reconnects for v in voters) >= 1  # the killed edge held some phones
         check_nothing_acknowledged_was_lost(cluster, voters)
     finally:
@@ -153,27 +166,21 @@ def test_the_writer_killed_during_the_vote_loses_nothing_and_phones_keep_their_s
     tmp_path: Path,
 ) -> None:
     cluster = Cluster(tmp_path, edges=2, standby=True).start()
+
+    async def kill_the_writer() -> None:
+        assert cluster.writer is not None
+        cluster.writer.kill()
+
     try:
-
-        async def main() -> list[Voter]:
-            voters, item, facilitator = await room_at_the_vote(cluster, 8)
-            voting = asyncio.gather(*(v.vote(item, 40) for v in voters))
-            await some_acknowledged(voters)  # mid-vote, however fast the machine
-            assert cluster.writer is not None
-            cluster.writer.kill()
-            before = sum(len(v.ok) for v in voters)
-            await asyncio.wait_for(voting, 180)
-            # Killed mid-vote: some votes were acknowledged by each writer.
-            assert 0 < before < sum(len(v.ok) for v in voters)
-            await close_all(facilitator, *(v.client for v in voters))
-            return voters
-
-        voters = run(main(), timeout=300)
+        voters, before = run(vote_through(cluster, 8, 40, kill_the_writer), timeout=300)
+        # Killed mid-vote: some votes were acknowledged by each writer.
+        assert 0 < before < acknowledged(voters)
         # The edges kept the phones' sockets and sent the unacknowledged votes again.
         assert sum(v.reconnects for v in voters) == 0
         check_nothing_acknowledged_was_lost(cluster, voters)
     finally:
         cluster.stop()
+
 
 
 def test_an_edge_guards_its_sockets_as_a_single_server_does(tmp_path: Path) -> None:
@@ -241,26 +248,15 @@ def test_redis_restarted_during_the_vote_loses_nothing(tmp_path: Path) -> None:
     require_services()
     redis = Redis().start()
     cluster = Cluster(tmp_path, edges=2, redis=redis.url).start()
+
+    async def restart_redis() -> None:
+        redis.kill()
+        await asyncio.sleep(1.5)
+        redis.start()
+
     try:
-
-        async def main() -> list[Voter]:
-            voters, item, facilitator = await room_at_the_vote(cluster, 6)
-            voting = asyncio.gather(*(v.vote(item, 41) for v in voters))
-            await some_acknowledged(voters)  # mid-vote, however fast the machine
-            redis.kill()
-            before = sum(len(v.ok) for v in voters)
-            await asyncio.sleep(1.5)
-            redis.start()
-            await asyncio.wait_for(voting, 120)
-            assert 0 < before < sum(len(v.ok) for v in voters)
-            for voter in voters:  # 41 actions: vote, unvote, ..., vote: one dot used
-                await voter.client.wait_for(
-                    lambda v=voter: "4 gommettes" in v.client.regions.get("personal", ""), 30
-                )
-            await close_all(facilitator, *(v.client for v in voters))
-            return voters
-
-        voters = run(main(), timeout=300)
+        voters, before = run(vote_through(cluster, 6, 41, restart_redis), timeout=300)
+        assert 0 < before < acknowledged(voters)
         assert sum(v.reconnects for v in voters) == 0
         check_nothing_acknowledged_was_lost(cluster, voters)
     finally:
@@ -279,24 +275,14 @@ def test_an_edge_paused_past_the_writer_s_patience_comes_back_whole(tmp_path: Pa
     cluster = Cluster(tmp_path, edges=1).start()
     edge = cluster.edge_workers[0]
     assert edge.proc is not None
+
+    async def pause_the_edge() -> None:
+        edge.proc.send_signal(signal.SIGSTOP)  # type: ignore[union-attr]
+        await asyncio.sleep(EDGE_TIMEOUT_SECONDS + 2.5)
+        edge.proc.send_signal(signal.SIGCONT)  # type: ignore[union-attr]
+
     try:
-
-        async def main() -> list[Voter]:
-            voters, item, facilitator = await room_at_the_vote(cluster, 4)
-            voting = asyncio.gather(*(v.vote(item, 21) for v in voters))
-            await some_acknowledged(voters)  # mid-vote, however fast the machine
-            edge.proc.send_signal(signal.SIGSTOP)  # type: ignore[union-attr]
-            await asyncio.sleep(EDGE_TIMEOUT_SECONDS + 2.5)
-            edge.proc.send_signal(signal.SIGCONT)  # type: ignore[union-attr]
-            await asyncio.wait_for(voting, 120)
-            for voter in voters:  # 21 actions: one dot used, as the log says
-                await voter.client.wait_for(
-                    lambda v=voter: "4 gommettes" in v.client.regions.get("personal", ""), 30
-                )
-            await close_all(facilitator, *(v.client for v in voters))
-            return voters
-
-        voters = run(main(), timeout=300)
+        voters, _ = run(vote_through(cluster, 4, 21, pause_the_edge), timeout=300)
         assert sum(v.reconnects for v in voters) == 0
         check_nothing_acknowledged_was_lost(cluster, voters)
         assert any("silent for" in line for line in cluster.writer.later_output)  # type: ignore[union-attr]

@@ -21,7 +21,7 @@ from palabre.engine.events import Log
 from palabre.engine.plugins import collect_activities, get_plugin_manager
 from palabre.engine.render import Renderer
 from palabre.engine.replay import rebuild
-from palabre.engine.simulate import SimulatedPhone, controls_in, make_phones
+from palabre.engine.simulate import SimulatedPhone, make_phones
 from palabre.engine.views import JoinInfo, Views
 from palabre.engine.workshop import Workshop
 from support import Client, Server, close_all
@@ -84,14 +84,10 @@ class Turns:
         workshop = self.workshop()
         views = Views(workshop, RENDERER, JoinInfo("", "", "", ""))
         regions = views.shared("participant", sim.lang) | views.personal(pid, sim.lang)
-        controls = [c for region in ("personal", "main")
-                    for c in controls_in(regions.get(region, ""))]  # fmt: skip
-        controls = [c for c in controls if sim.sent[c.key] < sim._limit(c)]
-        if not controls:
+        chosen = sim.choose(regions)
+        if chosen is None:
             return
-        control = sim.rng.choice(controls)
-        data = sim._fill(control) if control.kind == "form" else dict(control.data)
-        sim.sent[control.key] += 1
+        control, data = chosen
         ack = await client.act(control.action, data, control.step)
         self.acks.append(bool(ack["ok"]))
 
