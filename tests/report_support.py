@@ -32,6 +32,17 @@ OVERFLOWING = """() => {
 }"""
 
 
+def printed_text(pdf: Path, page: int | None = None) -> str:
+    """The text of the PDF (or of one of its pages), whitespace collapsed (poppler's pdftotext)."""
+    found = shutil.which("pdftotext")
+    if found is None:
+        pytest.fail("pdftotext is required (apt-get install poppler-utils)")
+    pages = ["-f", str(page), "-l", str(page)] if page else []
+    out = subprocess.run([found, "-enc", "UTF-8", *pages, str(pdf), "-"], check=True,
+                         capture_output=True, timeout=120).stdout.decode()  # fmt: skip
+    return " ".join(out.split())
+
+
 def print_pages(page: Any, pdf: Path) -> list[Image.Image]:
     """The page printed to an A4 PDF by Chromium, each PDF page as an image (not blank)."""
     page.emulate_media(media="print")

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from report_support import OVERFLOWING, print_pages
+from report_support import OVERFLOWING, print_pages, printed_text
 
 from browser import browser  # noqa: F401  (fixture)
 from palabre.engine.cli import main as palabre
@@ -96,8 +96,16 @@ def test_the_report_of_each_kit_reads_and_prints(
     voted = any(_has_votes(s["results"]) for s in record["steps"])
     if voted:
         assert page.locator("svg.chart").count() >= 1, "votes, but no chart"
-    pages = print_pages(page, tmp_path / "report.pdf")
-    assert len(pages) >= 2, "a whole day's report fits on one A4 page?"
+    pdf = tmp_path / "report.pdf"
+    pages = print_pages(page, pdf)
+    # Nothing is cut off on paper: every heading is printed, and the footer is on the last page.
+    # (How many pages depends on how much the simulated phones wrote: not asserted.)
+    printed = printed_text(pdf)
+    headings = "h1, h2:not(:has(bdi)), h2 bdi"  # a step's number is laid out apart from its title
+    for heading in page.eval_on_selector_all(headings, "els => els.map(e => e.innerText)"):
+        assert " ".join(heading.split()) in printed, f"{heading!r} is not on paper"
+    footer = " ".join(page.inner_text("footer").split())
+    assert footer[:60] in printed_text(pdf, len(pages)), "the report's end is not on its last page"
     if lang == "fr":
         SHOTS.mkdir(exist_ok=True)
         pages[0].save(SHOTS / f"report-{kit}-page1.png")
