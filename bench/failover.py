@@ -83,8 +83,10 @@ def main() -> int:
         gaps.append(gap)
         lost += not kept
     print(f"{args.rounds} take-overs, {args.phones} phones acting before each kill")
-    print(f"kill -> first ack by the standby: median {statistics.median(gaps):.2f} s, "
-          f"min {min(gaps):.2f} s, max {max(gaps):.2f} s")
+    print(
+        f"kill -> first ack by the standby: median {statistics.median(gaps):.2f} s, "
+        f"min {min(gaps):.2f} s, max {max(gaps):.2f} s"
+    )
     print(f"rounds that lost an acknowledged action: {lost}")
     return 1 if lost else 0
 
