@@ -14,6 +14,9 @@ Channels, all under `palabre:<workshop>:`
 - `inbox`        edges -> writer: sockets opened and closed, actions, requests for fresh
                  views, and each edge's beat.
 
+Each process names its connections `palabre:<workshop>:<role>:<pid>` (role `writer` or
+`edge`): `redis-cli CLIENT LIST` shows who is connected, and a test can cut one of them.
+
 Messages are JSON; a batch carries what one tick (writer) or a few milliseconds (edge)
 produced, so Redis sees one publish per tick per channel, not one per phone.
 """
@@ -23,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -52,14 +56,15 @@ def dumps(message: dict[str, Any]) -> str:
 class Bus:
     """One Redis connection to publish (in order, pipelined) and one to listen."""
 
-    def __init__(self, url: str, workshop: str) -> None:
+    def __init__(self, url: str, workshop: str, role: str) -> None:
         try:
             import redis.asyncio as redis
         except ImportError as exc:  # pragma: no cover - the extra is not installed
             raise BrokerError(NO_REDIS) from exc
         self.url = url
         self.workshop = workshop
-        self._redis = redis.Redis.from_url(url)
+        self.client_name = f"{channel(workshop, role)}:{os.getpid()}"
+        self._redis = redis.Redis.from_url(url, client_name=self.client_name)
         self._queue: asyncio.Queue[tuple[str, str]] = asyncio.Queue()
         self._idle = asyncio.Event()  # set when everything published so far is in Redis
         self._idle.set()
@@ -122,14 +127,24 @@ class Bus:
         on_connect: Callable[[], None] | None,
     ) -> None:
         prefix = len(self.name(""))
+        first = channels[0].encode()
+        subscribed = 0
         while True:
-            pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+            # Subscribe confirmations are kept: redis-py reconnects and subscribes again by
+            # itself after a dropped connection, and only its confirmation tells us so. What
+            # was published in between is lost, hence ON_CONNECT on every (re)subscription.
+            pubsub = self._redis.pubsub(ignore_subscribe_messages=False)
             try:
                 await pubsub.subscribe(*channels)
-                if on_connect is not None:
-                    on_connect()
                 async for message in pubsub.listen():
-                    if message.get("type") != "message":
+                    kind = message.get("type")
+                    if kind == "subscribe" and message.get("channel") == first:
+                        subscribed += 1
+                        if subscribed > 1:
+                            log.warning("broker subscription back: asking for what was missed")
+                        if on_connect is not None:
+                            on_connect()
+                    if kind != "message":
                         continue
                     try:
                         body = json.loads(message["data"])

@@ -50,7 +50,6 @@ FLUSH_SECONDS = 0.002  # hellos and actions from many sockets share one publish
 # the edge holding an ever longer list.
 MAX_PENDING = 64
 PHONES_FLOOR = Pacer.FLOOR["participant"]
-AGAIN_AT_MOST_EVERY = 1.0  # seconds, when the writer asks
 
 
 @dataclass(frozen=True)
@@ -192,7 +191,6 @@ class Link:
         self.edge = f"{os.getpid()}-{secrets.token_hex(4)}"
         self.hub = EdgeHub(self)
         self.writer_epoch = ""
-        self.last_again = 0.0
         self.out: dict[str, list[Any]] = {"hello": [], "bye": [], "fresh": [], "acts": []}
         self._wake = asyncio.Event()
 
@@ -247,10 +245,11 @@ class Link:
             self.writer_epoch = epoch
             if known or body.get("k") == "writer":
                 self.again()
-        elif body.get("again") and time.monotonic() - self.last_again > AGAIN_AT_MOST_EVERY:
-            # The writer lost its subscription, forgot this edge, or got an action from a
-            # socket it never heard of: it may have missed hellos. (Asked once per take-over
-            # or outage is enough: the hellos sent in the last second are on their way.)
+        elif body.get("again"):
+            # The writer subscribed again (what was published meanwhile is lost to it),
+            # forgot this edge, or got an action from a socket it never heard of. Always
+            # answered: an answer sent a moment ago may be what it missed. (The writer asks
+            # one edge at most once a second; a broadcast comes once per subscription.)
             self.again()
         kind = body.get("k")
         if kind == "views":
@@ -260,7 +259,6 @@ class Link:
 
     def again(self) -> None:
         """Every socket's hello, and every unacknowledged action, once more."""
-        self.last_again = time.monotonic()
         hub = self.hub
         self.out["hello"] = [[cid, c.audience, c.lang, c.participant_id, c.preview]
                              for cid, c in hub.conns.items()]  # fmt: skip

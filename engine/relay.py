@@ -32,6 +32,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("palabre.relay")
 AUDIENCES = ("facilitator", "screen", "participant")
+# An edge asked to announce its sockets again (which makes the writer send each of them a
+# fresh view) at most this often for actions from sockets it never announced: those come
+# in bursts, and one answer covers them all.
+ASK_AGAIN_AT_MOST_EVERY = 1.0  # seconds
 
 
 class _Closer:
@@ -97,7 +101,7 @@ class EdgeBatch:
 class Relay:
     def __init__(self, service: Service, url: str, workshop: str) -> None:
         self.service = service
-        self.bus = Bus(url, workshop)
+        self.bus = Bus(url, workshop, "writer")
         # A new writer's seqs start past any earlier writer's: phones keep their sockets on
         # the edges across a writer change and drop a view older than one they have.
         self.epoch = str(time.time_ns() // 1000)
@@ -105,6 +109,7 @@ class Relay:
         self.conns: dict[tuple[str, str], RemoteConnection] = {}
         self.edges: dict[str, float] = {}  # edge id -> when last heard from
         self.forgotten: set[str] = set()  # edges dropped for silence (an edge dies at most once)
+        self.asked: dict[str, float] = {}  # edge -> when last asked to announce its sockets
         self.by_edge: dict[str, set[str]] = {}
         self.people: dict[str, Counter[tuple[str, str]]] = {}  # participant -> (edge, lang)
         self.audience_langs: Counter[tuple[str, str]] = Counter()
@@ -255,13 +260,17 @@ class Relay:
             self._bye(edge, cid)
         self.by_edge.pop(edge, None)
         self.edges.pop(edge, None)
+        self.asked.pop(edge, None)
         self._batches.pop(edge, None)
         self.forgotten.add(edge)
 
     def _act(self, edge: str, cid: str, act: Any) -> None:
         conn = self.conns.get((edge, cid))
-        if conn is None:
-            self.batch(edge).again = True  # its hello was lost: the act comes back with it
+        if conn is None:  # its hello was lost: the act comes back with it
+            now = time.monotonic()
+            if now - self.asked.get(edge, -ASK_AGAIN_AT_MOST_EVERY) >= ASK_AGAIN_AT_MOST_EVERY:
+                self.asked[edge] = now
+                self.batch(edge).again = True
             return
         if not isinstance(act, dict):
             return

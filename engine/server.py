@@ -221,7 +221,7 @@ def run_edge(
     kit = parse_kit(meta["kit"], meta.get("kit_name", "kit.toml"), activities)
     found = EdgeSecrets(meta["workshop_id"], meta["cookie_key"], kit.language)
     app = create_edge_app(
-        Bus(serving.broker, serving.workshop), found, Renderer(activities, pm),
+        Bus(serving.broker, serving.workshop, "edge"), found, Renderer(activities, pm),
         serving.origins(), serving.trusted_hosts(), base_path(serving.url),
     )  # fmt: skip
     sys.stdout.write(

@@ -12,6 +12,7 @@ import asyncio
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 import websockets
@@ -262,6 +263,50 @@ def test_redis_restarted_during_the_vote_loses_nothing(tmp_path: Path) -> None:
     finally:
         cluster.stop()
         redis.stop()
+
+
+def test_the_writer_deaf_for_a_moment_hears_again_what_it_missed(tmp_path: Path) -> None:
+    """Only the writer's subscription is cut (Redis stays up, the edges' too): what the edges
+    publish before it subscribes again is lost to it, since pub/sub keeps nothing. On
+    subscribing again it has the edges send their unacknowledged actions again; without
+    that, those votes would wait for an ack for ever. (Written, this test found two ways
+    they did: redis-py subscribes again by itself, unseen by the engine, and edges ignored
+    a request coming within a second of their last answer, the very answer lost.)"""
+    import redis
+
+    cluster = Cluster(tmp_path, edges=2).start()
+    assert cluster.writer is not None
+
+    def writer_listener() -> dict[str, Any]:
+        client = redis.Redis.from_url(cluster.redis)
+        try:
+            name = f"palabre:{cluster.workshop}:writer:"
+            (listener,) = [c for c in client.client_list()
+                           if c["name"].startswith(name) and "P" in c["flags"]]  # fmt: skip
+            return listener
+        finally:
+            client.close()
+
+    cut: list[str] = []
+
+    async def cut_the_writer_s_subscription() -> None:
+        client = redis.Redis.from_url(cluster.redis)
+        try:
+            cut.append(writer_listener()["id"])
+            client.client_kill_filter(_id=cut[0])
+        finally:
+            client.close()
+
+    try:
+        voters, before = run(vote_through(cluster, 6, 41, cut_the_writer_s_subscription),
+                             timeout=300)  # fmt: skip
+        assert 0 < before < acknowledged(voters)
+        assert sum(v.reconnects for v in voters) == 0
+        check_nothing_acknowledged_was_lost(cluster, voters)
+        assert writer_listener()["id"] != cut[0]  # it was cut, and it subscribed again
+        assert any("subscription back" in line for line in cluster.writer.later_output)
+    finally:
+        cluster.stop()
 
 
 def test_an_edge_paused_past_the_writer_s_patience_comes_back_whole(tmp_path: Path) -> None:
