@@ -32,16 +32,13 @@ PALABRE_TEST_POSTGRES and PALABRE_TEST_REDIS that tests/cluster.py reads) and ng
 from __future__ import annotations
 
 import argparse
-import asyncio
-import json
 import math
 import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
-from load import log, machine, run_all
+from load import log, machine, machine_line, measure, phone_counts, run_all, write_json
 from phones import Fleet, raise_open_files
 from report import aggregate, cell, fmt, ingest_levels
 from scenarios import Options
@@ -226,36 +223,15 @@ def main(argv: list[str] | None = None) -> int:
     # tests/cluster.py reads these when the first edge deployment imports it.
     os.environ["PALABRE_TEST_POSTGRES"], os.environ["PALABRE_TEST_REDIS"] = args.store, args.broker
     hard = raise_open_files()
-    phones = [int(x) for x in args.phones.split(",") if x]
-    if args.ingest_phones and args.ingest_phones not in phones:
-        phones.append(args.ingest_phones)
+    phones = phone_counts(args)
     kinds = [kind_of(int(e), args.front) for e in args.edges.split(",") if e]
     facts = machine(hard) | {"services": services(args.store, args.broker)}
     log(f"machine: {facts}")
-    workers = max(2, math.ceil(max(phones) / args.per_worker))
-    with tempfile.TemporaryDirectory(prefix="palabre-edges-") as tmp:
-        opts = Options(
-            phones=phones, runs=args.runs, vote_rate=args.vote_rate,
-            vote_seconds=args.vote_seconds, step_changes=args.step_changes,
-            ingest_phones=args.ingest_phones,
-            ingest_rates=[int(x) for x in args.ingest_rates.split(",") if x],
-            ingest_seconds=args.ingest_seconds, ingest_p99_ms=args.ingest_p99_ms,
-            joins_at_once=args.joins_at_once, connects_at_once=args.connects_at_once,
-            storm_timeout=60 + 0.03 * max(phones), folder=Path(tmp),
-            templates=Path(tmp) / "unused.json",
-        )  # fmt: skip
-        fleet = Fleet(workers)
-        try:
-            outcome = asyncio.run(bench(fleet, opts, kinds))
-        finally:
-            fleet.close()
-    facts["load_at_end"] = os.getloadavg()
+    workers, outcome = measure(args, phones, kinds, bench, facts, "palabre-edges-")
     agg = aggregate(outcome["results"])
     print(f"# Palabre with edge workers ({'quick' if args.quick else 'full'}), phones "
           f"{'through nginx' if args.front == 'nginx' else 'straight to the edges'}")  # fmt: skip
-    print(f"machine: {facts['cpus']} CPUs, {facts['ram_gib']} GiB RAM, open files {hard}, "
-          f"load {facts['load_at_start'][0]:.2f} at start, {facts['load_at_end'][0]:.2f} at end; "
-          f"{workers} phone workers; {outcome['seconds']:.0f} s")  # fmt: skip
+    print(machine_line(facts, hard, workers, outcome["seconds"]))
     print(f"engine: {facts['engine']}; {facts['services']}")
     print(f"votes: {args.vote_rate:g}/s in all for {args.vote_seconds:g} s, results revealed; "
           f"{args.step_changes} step changes; median [min-max] of {args.runs} run(s)")  # fmt: skip
@@ -268,12 +244,7 @@ def main(argv: list[str] | None = None) -> int:
     print(ingest_costs(outcome["results"]))
     for error in outcome["errors"]:
         print(f"\nERROR {error}")
-    if args.json:
-        args.json.write_text(json.dumps(
-            {"machine": facts, "args": {k: str(v) for k, v in vars(args).items()},
-             "figures": agg, "runs": outcome["results"], "errors": outcome["errors"]},
-            indent=1, default=str,
-        ))  # fmt: skip
+    write_json(args, facts, outcome, agg)
     return 1 if outcome["errors"] else 0
 
 

@@ -27,7 +27,7 @@ import sys
 import tempfile
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -175,17 +175,28 @@ def log(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse(argv)
-    hard = raise_open_files()
+def phone_counts(args: argparse.Namespace) -> list[int]:
+    """`--phones`, and the ingest scenario's count if it is not among them."""
     phones = [int(x) for x in args.phones.split(",") if x]
     if args.ingest_phones and args.ingest_phones not in phones:
         phones.append(args.ingest_phones)
-    kinds = [k for k in args.servers.split(",") if k]
-    facts = machine(hard)
-    log(f"machine: {facts}")
+    return phones
+
+
+def measure(
+    args: argparse.Namespace,
+    phones: list[int],
+    kinds: list[str],
+    bench: Callable[[Fleet, Options, list[str]], Awaitable[dict[str, Any]]],
+    facts: dict[str, Any],
+    prefix: str,
+    **extra: Any,
+) -> tuple[int, dict[str, Any]]:
+    """BENCH over PHONES and KINDS with the scenario options of ARGS (shared by this bench and
+    bench/edges.py), in a fresh folder, with phone workers enough for the largest count;
+    EXTRA goes to Options. Returns the number of phone workers and what BENCH returned."""
     workers = max(2, math.ceil(max(phones) / args.per_worker))
-    with tempfile.TemporaryDirectory(prefix="palabre-load-") as tmp:
+    with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
         opts = Options(
             phones=phones, runs=args.runs, vote_rate=args.vote_rate,
             vote_seconds=args.vote_seconds, step_changes=args.step_changes,
@@ -193,9 +204,8 @@ def main(argv: list[str] | None = None) -> int:
             ingest_rates=[int(x) for x in args.ingest_rates.split(",") if x],
             ingest_seconds=args.ingest_seconds, ingest_p99_ms=args.ingest_p99_ms,
             joins_at_once=args.joins_at_once, connects_at_once=args.connects_at_once,
-            storm_timeout=args.storm_timeout or 60 + 0.03 * max(phones),
-            folder=Path(tmp), templates=Path(tmp) / "templates.json",
-            profile=args.profile, profile_phones=args.profile_phones,
+            storm_timeout=getattr(args, "storm_timeout", 0.0) or 60 + 0.03 * max(phones),
+            folder=Path(tmp), templates=Path(tmp) / "templates.json", **extra,
         )  # fmt: skip
         fleet = Fleet(workers)
         try:
@@ -203,6 +213,37 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             fleet.close()
     facts["load_at_end"] = os.getloadavg()
+    return workers, outcome
+
+
+def machine_line(facts: dict[str, Any], hard: int, workers: int, seconds: float) -> str:
+    return (
+        f"machine: {facts['cpus']} CPUs, {facts['ram_gib']} GiB RAM, open files {hard}, "
+        f"load {facts['load_at_start'][0]:.2f} at start, {facts['load_at_end'][0]:.2f} at "
+        f"end; {workers} phone workers; {seconds:.0f} s"
+    )
+
+
+def write_json(args: argparse.Namespace, facts: dict[str, Any], outcome: dict[str, Any],
+               agg: dict[str, Any], **extra: Any) -> None:  # fmt: skip
+    """Every figure of every run, and how they were obtained, into `--json`."""
+    if args.json:
+        args.json.write_text(json.dumps(
+            {"machine": facts, "args": {k: str(v) for k, v in vars(args).items()}, **extra,
+             "figures": agg, "runs": outcome["results"], "errors": outcome["errors"]},
+            indent=1, default=str,
+        ))  # fmt: skip
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse(argv)
+    hard = raise_open_files()
+    phones = phone_counts(args)
+    kinds = [k for k in args.servers.split(",") if k]
+    facts = machine(hard)
+    log(f"machine: {facts}")
+    profile = {"profile": args.profile, "profile_phones": args.profile_phones}
+    workers, outcome = measure(args, phones, kinds, bench, facts, "palabre-load-", **profile)
     agg = aggregate(outcome["results"])
     notes = {
         "votes": f"{args.vote_rate:g} votes/s in all, results revealed (bars live)",
@@ -215,20 +256,13 @@ def main(argv: list[str] | None = None) -> int:
         f"{args.connects_at_once} handshakes in flight at most",
     }
     print(f"# Palabre load bench ({'smoke' if args.smoke else 'full'})")
-    print(f"machine: {facts['cpus']} CPUs, {facts['ram_gib']} GiB RAM, open files {hard}, "
-          f"load {facts['load_at_start'][0]:.2f} at start, {facts['load_at_end'][0]:.2f} at end; "
-          f"{workers} phone workers; {outcome['seconds']:.0f} s")  # fmt: skip
+    print(machine_line(facts, hard, workers, outcome["seconds"]))
     print(f"engine: {facts['engine']}")
     print(tables(agg, args.runs, notes))
     print(ingest_levels(outcome["results"]))
     for error in outcome["errors"]:
         print(f"\nERROR {error}")
-    if args.json:
-        args.json.write_text(json.dumps(
-            {"machine": facts, "args": {k: str(v) for k, v in vars(args).items()},
-             "sizes": outcome["sizes"], "figures": agg, "runs": outcome["results"],
-             "errors": outcome["errors"]}, indent=1, default=str,
-        ))  # fmt: skip
+    write_json(args, facts, outcome, agg, sizes=outcome["sizes"])
     return 1 if outcome["errors"] else 0
 
 

@@ -175,23 +175,25 @@ def change(before: dict[str, float], after: dict[str, float]) -> dict[str, float
 
 def over_time(delta: dict[str, float], seconds: float) -> dict[str, float]:
     """A change over a window: CPU as % of a core (`<name>_cpu_pct`), counters per second."""
-    if seconds <= 0:
-        return {}
-    return {
-        (f"{k}_pct" if k.endswith("_cpu") else f"{k}_per_s"): (
-            100 * v if k.endswith("_cpu") else v
-        ) / seconds
-        for k, v in delta.items()
-    }  # fmt: skip
+    return _shared_by(delta, seconds, ("_pct", 100), "_per_s")
 
 
 def each(delta: dict[str, float], count: float, what: str) -> dict[str, float]:
     """A change shared by `count` things (phones, changes): CPU in ms, counters as counted."""
+    return _shared_by(delta, count, (f"_ms_per_{what}", 1000), f"_per_{what}")
+
+
+def _shared_by(
+    delta: dict[str, float], count: float, cpu: tuple[str, float], counter: str
+) -> dict[str, float]:
+    """DELTA divided by COUNT: CPU keys (`*_cpu`) take CPU's suffix and scale, the others
+    the COUNTER suffix."""
     if count <= 0:
         return {}
+    suffix, scale = cpu
     return {
-        (f"{k}_ms_per_{what}" if k.endswith("_cpu") else f"{k}_per_{what}"): (
-            1000 * v if k.endswith("_cpu") else v
+        (k + suffix if k.endswith("_cpu") else k + counter): (
+            v * scale if k.endswith("_cpu") else v
         ) / count
         for k, v in delta.items()
     }  # fmt: skip

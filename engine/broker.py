@@ -63,8 +63,8 @@ class Bus:
             raise BrokerError(NO_REDIS) from exc
         self.url = url
         self.workshop = workshop
-        self.client_name = f"{channel(workshop, role)}:{os.getpid()}"
-        self._redis = redis.Redis.from_url(url, client_name=self.client_name)
+        name = f"{channel(workshop, role)}:{os.getpid()}"  # what CLIENT LIST shows
+        self._redis = redis.Redis.from_url(url, client_name=name)
         self._queue: asyncio.Queue[tuple[str, str]] = asyncio.Queue()
         self._idle = asyncio.Event()  # set when everything published so far is in Redis
         self._idle.set()

@@ -38,9 +38,9 @@ from .activity import N_
 from .auth import COOKIE_NAMES, LANG_COOKIE, CookieSigner, Identity, RoleName
 from .broker import BEAT_SECONDS, Bus
 from .guard import BasePath, TrustedHosts
-from .hub import Alarm, Connection, Outgoing, Pacer, Phones, encode
+from .hub import Alarm, Connection, Outgoing, Pacer, Phones
 from .kits import LANGUAGES
-from .live import LiveEndpoint
+from .live import LiveEndpoint, refused_ack
 from .render import Renderer
 
 log = logging.getLogger("palabre.edge")
@@ -287,9 +287,7 @@ class EdgeService:
             return
         if len(self.hub.pending.get(cid, ())) >= MAX_PENDING:
             text = self.renderer.gettext(conn.lang, N_("Too many messages; please slow down."))
-            error = {"code": "slow_down", "message": text}
-            conn.push_reply(encode({"type": "ack", "id": message.get("id"), "ok": False,
-                                    "error": error}))  # fmt: skip
+            conn.push_reply(refused_ack(message.get("id"), {"code": "slow_down", "message": text}))
             return
         self.link.act(cid, message)
 

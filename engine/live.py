@@ -13,11 +13,10 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from .activity import N_
 from .auth import Identity
-from .hub import Connection, encode
+from .hub import AUDIENCES, Connection, encode
 from .service import Service
 
 log = logging.getLogger("palabre.live")
-AUDIENCES = ("facilitator", "screen", "participant")
 # Token bucket per phone, shared by its sockets (reconnecting does not refill it): a burst of
 # taps is fine, a script flooding is slowed, then each of its sockets is cut off.
 RATE_PER_SECOND = 20.0
@@ -192,8 +191,12 @@ def _as_ack(text: str | None, reply: str) -> str:
     message = _parse(text) if text else None
     if message is None or message.get("type") != "act" or not _short_text(message.get("id")):
         return reply
-    error = json.loads(reply)["error"]
-    return encode({"type": "ack", "id": message["id"], "ok": False, "error": error})
+    return refused_ack(message["id"], json.loads(reply)["error"])
+
+
+def refused_ack(action_id: Any, error: dict[str, Any]) -> str:
+    """The ack of an act refused before it reached the workshop (malformed, too fast)."""
+    return encode({"type": "ack", "id": action_id, "ok": False, "error": error})
 
 
 def _short_text(value: Any) -> bool:

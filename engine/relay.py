@@ -25,13 +25,13 @@ from typing import TYPE_CHECKING, Any
 
 from .auth import Identity
 from .broker import BEAT_SECONDS, EDGE_TIMEOUT_SECONDS, Bus
+from .hub import AUDIENCES
 from .kits import LANGUAGES
 
 if TYPE_CHECKING:
     from .service import Service
 
 log = logging.getLogger("palabre.relay")
-AUDIENCES = ("facilitator", "screen", "participant")
 # An edge asked to announce its sockets again (which makes the writer send each of them a
 # fresh view) at most this often for actions from sockets it never announced: those come
 # in bursts, and one answer covers them all.
